@@ -1,0 +1,150 @@
+//! Finding codes: each defined once, with the words `explain` prints and
+//! the reports reuse. Codes are stable once released.
+
+/// Everything amlnet says about one finding code.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeInfo {
+    /// The stable kebab-case code.
+    pub code: &'static str,
+    /// A one-line title.
+    pub title: &'static str,
+    /// The probable cause, in plain words.
+    pub cause: &'static str,
+    /// What to change.
+    pub remedy: &'static str,
+    /// Microsoft documentation.
+    pub docs: &'static [&'static str],
+    /// The studio's "workspace diagnostics" category it maps to.
+    pub category: &'static str,
+}
+
+const DNS_DOC: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns";
+const PE_DNS_DOC: &str = "https://learn.microsoft.com/azure/private-link/private-endpoint-dns";
+const TS_DOC: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-secure-connection-workspace";
+const FW_DOC: &str =
+    "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall";
+const NET_DOC: &str =
+    "https://learn.microsoft.com/azure/machine-learning/how-to-secure-workspace-vnet";
+const WIRE_DOC: &str =
+    "https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16";
+
+/// All codes amlnet can produce.
+pub const CODES: &[CodeInfo] = &[
+    CodeInfo {
+        code: "dns-nxdomain",
+        title: "Name does not exist",
+        cause: "The resolver says the name (or a name its CNAME chain points to) does not exist. For a private endpoint this usually means the A record is missing from the privatelink zone (the private endpoint's DNS zone group is empty or points at another zone), or the resource name is misspelt.",
+        remedy: "Check the record in the private DNS zone named in the detail. If the private endpoint has no DNS zone group, add one (or recreate the private endpoint with private DNS integration). Check the resource name against `az ml workspace show`.",
+        docs: &[DNS_DOC, TS_DOC],
+        category: "DNS resolution",
+    },
+    CodeInfo {
+        code: "dns-timeout",
+        title: "No DNS server answered",
+        cause: "Every configured DNS server stayed silent until the timeout: the server is down, unreachable from here, or a firewall drops DNS (UDP and TCP 53).",
+        remedy: "Check that the DNS servers in /etc/resolv.conf (or given with --dns-server) are running and reachable on port 53. In an Azure VNet, 168.63.129.16 is Azure DNS; a custom DNS server must forward the privatelink zones to it.",
+        docs: &[DNS_DOC, WIRE_DOC],
+        category: "DNS resolution",
+    },
+    CodeInfo {
+        code: "dns-server-error",
+        title: "DNS server answered with an error",
+        cause: "The DNS server answered SERVFAIL or REFUSED: it could not reach its forwarder, refuses recursion for this client, or a DNSSEC check failed.",
+        remedy: "Check the DNS server's forwarders (conditional forwarders to 168.63.129.16 for the privatelink zones) and that it allows queries from this machine's network.",
+        docs: &[DNS_DOC],
+        category: "DNS resolution",
+    },
+    CodeInfo {
+        code: "dns-no-address",
+        title: "Name exists but has no address",
+        cause: "The name exists in DNS but has no A record: the zone holds other record types only, or a CNAME points at a name without an address.",
+        remedy: "Add the A record for the private endpoint in its privatelink zone (the private endpoint's network interface shows the address).",
+        docs: &[PE_DNS_DOC],
+        category: "DNS resolution",
+    },
+    CodeInfo {
+        code: "dns-public-answer",
+        title: "Private endpoint name resolves to a public address",
+        cause: "The name went through its privatelink CNAME but ended on a public address. The privatelink zone exists in Azure but is not visible to the resolver this machine uses: the private DNS zone is not linked to the VNet of the DNS server, the machine does not use the intended DNS server, or a custom DNS server does not forward the privatelink zone to Azure DNS (168.63.129.16). Traffic then goes to the public endpoint, where public network access is usually disabled.",
+        remedy: "Link each private DNS zone listed at the end to the VNet whose DNS server this machine uses (Private DNS zone > Virtual network links). With a custom DNS server, add a conditional forwarder for each zone to 168.63.129.16. With a VPN or on-premises client, forward to a DNS resolver inside the VNet.",
+        docs: &[DNS_DOC, PE_DNS_DOC, TS_DOC],
+        category: "DNS resolution",
+    },
+    CodeInfo {
+        code: "dns-no-privatelink",
+        title: "Name resolves without a privatelink CNAME",
+        cause: "The name resolves straight to an address without passing through a privatelink CNAME: the resource has no private endpoint, or its private endpoint connection is not approved.",
+        remedy: "Create a private endpoint for the resource in the workspace's VNet (or approve the pending connection under Networking > Private endpoint connections), with private DNS integration.",
+        docs: &[NET_DOC, PE_DNS_DOC],
+        category: "DNS resolution",
+    },
+    CodeInfo {
+        code: "dns-zone-override",
+        title: "Private address without the privatelink CNAME",
+        cause: "The name resolves to a private address, but not through the privatelink CNAME: a DNS zone for the public name itself (e.g. blob.core.windows.net) or a hosts entry answers. It works for this name, but such a zone answers for every resource under that suffix and breaks those without a record.",
+        remedy: "Prefer the privatelink zone (privatelink.<service>) linked to the VNet, or conditional forwarders to 168.63.129.16, over zones named after the public suffix.",
+        docs: &[PE_DNS_DOC],
+        category: "DNS resolution",
+    },
+    CodeInfo {
+        code: "dns-outside-vnet",
+        title: "Private address outside the VNet",
+        cause: "The name resolves to a private address that is not inside any --vnet-cidr: a stale record (an old or deleted private endpoint), a record from another VNet's zone, or an on-premises override.",
+        remedy: "Compare the address with the private endpoint's network interface in the portal and correct the A record in the privatelink zone. If the address range is right, add it with --vnet-cidr.",
+        docs: &[PE_DNS_DOC, TS_DOC],
+        category: "DNS resolution",
+    },
+    CodeInfo {
+        code: "docker-bridge-overlap",
+        title: "Address inside Docker's bridge range 172.17.0.0/16",
+        cause: "An address falls in 172.17.0.0/16, the range of Docker's default bridge on Azure ML compute. Traffic to it from a compute node goes into the local docker0 bridge instead of the VNet, so jobs and image builds cannot reach it.",
+        remedy: "Move the VNet, subnet or private endpoint out of 172.17.0.0/16, or give the Docker daemon on your own machines another bridge range (\"bip\" in /etc/docker/daemon.json).",
+        docs: &[NET_DOC],
+        category: "Other",
+    },
+    CodeInfo {
+        code: "tcp-timeout",
+        title: "Connection attempts time out (filtered)",
+        cause: "The SYN got no answer: a network security group, a user-defined route into a firewall, or the firewall itself drops the traffic silently.",
+        remedy: "Allow the port outbound in the NSG of this machine's subnet (service tag in the detail), check the route table for a next hop that drops it, and add an application or network rule on the firewall.",
+        docs: &[NET_DOC, FW_DOC],
+        category: "Network security rules",
+    },
+    CodeInfo {
+        code: "tcp-refused",
+        title: "Connection refused",
+        cause: "Something at the address answered with a reset: the host is reachable but nothing listens on the port, or a firewall rejects the connection actively.",
+        remedy: "Check that the address is the service's (private endpoint or public) and not a stale record, and whether a firewall rule rejects this port.",
+        docs: &[FW_DOC],
+        category: "Network security rules",
+    },
+    CodeInfo {
+        code: "tcp-unreachable",
+        title: "No route to the host",
+        cause: "The kernel or a router reported that the address cannot be reached: no route from this machine (a missing VPN route, a user-defined route, a peering that is not connected), or an ICMP unreachable from a router on the way.",
+        remedy: "Check this machine's routes (ip route) and, in Azure, the effective routes of its network interface; check the VPN or peering that should carry the private range.",
+        docs: &[NET_DOC, TS_DOC],
+        category: "User-defined routes",
+    },
+    CodeInfo {
+        code: "udp-rejected",
+        title: "UDP datagram rejected",
+        cause: "An ICMP port-unreachable came back for the datagram: the host or a firewall on the way actively rejects this UDP port.",
+        remedy: "Allow the UDP port outbound (service tag in the detail) in the NSG and on the firewall.",
+        docs: &[NET_DOC, FW_DOC],
+        category: "Network security rules",
+    },
+    CodeInfo {
+        code: "run-deadline-exceeded",
+        title: "Some probes did not finish before the deadline",
+        cause: "The whole run is bounded by --deadline; the probes listed had not finished when it passed, so their verdict is unknown.",
+        remedy: "Run again with a longer --deadline, a shorter --timeout, or a higher --concurrency.",
+        docs: &[],
+        category: "Other",
+    },
+];
+
+/// Looks up a code.
+pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
+    CODES.iter().find(|c| c.code == code)
+}

@@ -1,0 +1,294 @@
+//! The lab: a private network simulated in-process on loopback, with real
+//! protocols. A hickory DNS server on 127.0.0.1 answers the workspace's
+//! names the way Azure private DNS would (public name -> privatelink CNAME
+//! -> private address), and real sockets stand in for the endpoints.
+//! `--connect-to` rules map every address the DNS hands out to one of
+//! those sockets, so nothing ever leaves loopback. Used by `amlnet demo`
+//! and the integration tests.
+
+pub mod listeners;
+pub mod scenario;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use hickory_server::Server;
+use hickory_server::proto::rr::rdata::{A, CNAME, SOA};
+use hickory_server::proto::rr::{Name, RData, Record};
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+use ipnet::IpNet;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
+
+use crate::catalogue::{Expect, Protocol};
+use crate::plan::Plan;
+use crate::probe::ConnectTo;
+use crate::target::{Cloud, Target};
+pub use scenario::{DnsFault, PathFault, Scenario, find, scenarios};
+
+/// The workspace the lab simulates.
+pub fn lab_target() -> Target {
+    Target {
+        cloud: Cloud::Public,
+        workspace_id: Some("3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42".into()),
+        workspace_name: Some("mlw-contoso-lab".into()),
+        region: Some("eastus".into()),
+        storage_accounts: vec!["stcontosomllab".into()],
+        key_vault: Some("kv-contoso-ml-lab".into()),
+        container_registry: Some("crcontosomllab".into()),
+        app_insights: Some("appi-contoso-ml-lab".into()),
+        compute_instance: Some("ci-lab-01".into()),
+        notebook_host: None,
+        sources: vec!["lab".into()],
+    }
+}
+
+/// A running lab. Dropping it stops every server and frees every port.
+pub struct Lab {
+    /// The DNS server to ask.
+    pub dns: SocketAddr,
+    /// Rules that map the lab's addresses to its loopback sockets.
+    pub connect_to: Vec<ConnectTo>,
+    /// What counts as the VNet here.
+    pub vnet_cidr: Vec<IpNet>,
+    /// The address each lab host name resolves to.
+    pub addresses: BTreeMap<String, IpAddr>,
+    _server: Option<Server<Catalog>>,
+    tasks: Vec<JoinHandle<()>>,
+    _filtered: Vec<listeners::FilteredPort>,
+    _refused: listeners::RefusedPort,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Hands out distinct addresses from the documentation and private ranges.
+struct Addresses {
+    next: u32,
+}
+
+impl Addresses {
+    fn take(&mut self, base: [u8; 3]) -> IpAddr {
+        self.next += 1;
+        let n = 3 + (self.next % 250) as u8;
+        IpAddr::V4(Ipv4Addr::new(base[0], base[1], base[2], n))
+    }
+}
+
+const PRIVATE: [u8; 3] = [10, 0, 1];
+const OUTSIDE_VNET: [u8; 3] = [10, 9, 0];
+const DOCKER: [u8; 3] = [172, 17, 0];
+const PUBLIC: [u8; 3] = [203, 0, 113];
+
+impl Lab {
+    /// Starts the servers for `scenario`, with names from `plan`.
+    pub async fn start(scenario: &Scenario, plan: &Plan) -> Result<Lab> {
+        let mut records: Vec<Record> = Vec::new();
+        let mut addresses = BTreeMap::new();
+        let mut alloc = Addresses { next: 0 };
+        let mut private_link_addresses: BTreeMap<Name, IpAddr> = BTreeMap::new();
+
+        for e in &plan.endpoints {
+            if addresses.contains_key(&e.host) {
+                continue;
+            }
+            let dns_fault = scenario
+                .fault
+                .iter()
+                .filter(|f| f.matches(&e.id))
+                .find_map(|f| f.dns);
+            let host = name(&e.host)?;
+            // A public edge name of its own per host, as Azure's would be.
+            let label: String = e
+                .host
+                .split('.')
+                .next()
+                .unwrap_or("edge")
+                .chars()
+                .take(40)
+                .collect();
+            let edge = name(&format!(
+                "{label}-{}.edge.lab.trafficmanager.net",
+                addresses.len() + 1
+            ))?;
+            let ip = match (e.expect, dns_fault) {
+                (_, Some(DnsFault::NameMissing)) => None,
+                (Expect::Public, _) => {
+                    let ip = alloc.take(PUBLIC);
+                    records.push(a(host.clone(), ip));
+                    Some(ip)
+                }
+                (Expect::Private, fault) => {
+                    let pl = name(e.privatelink_name.as_deref().unwrap_or(&e.host))?;
+                    match fault {
+                        Some(DnsFault::NoPrivateEndpoint) => {
+                            let ip = alloc.take(PUBLIC);
+                            records.push(cname(host.clone(), edge.clone()));
+                            records.push(a(edge.clone(), ip));
+                            Some(ip)
+                        }
+                        Some(DnsFault::ZoneUnlinked) => {
+                            let ip = alloc.take(PUBLIC);
+                            records.push(cname(host.clone(), pl.clone()));
+                            records.push(cname(pl.clone(), edge.clone()));
+                            records.push(a(edge.clone(), ip));
+                            Some(ip)
+                        }
+                        Some(DnsFault::RecordMissing) => {
+                            records.push(cname(host.clone(), pl.clone()));
+                            None
+                        }
+                        Some(DnsFault::ZoneOverride) => {
+                            let ip = alloc.take(PRIVATE);
+                            records.push(a(host.clone(), ip));
+                            Some(ip)
+                        }
+                        other => {
+                            let base = match other {
+                                Some(DnsFault::DockerBridge) => DOCKER,
+                                Some(DnsFault::OutsideVnet) => OUTSIDE_VNET,
+                                _ => PRIVATE,
+                            };
+                            records.push(cname(host.clone(), pl.clone()));
+                            // Names that share a private endpoint (a compute instance and
+                            // its workspace) share its one address.
+                            let ip = match private_link_addresses.get(&pl) {
+                                Some(ip) => *ip,
+                                None => {
+                                    let ip = alloc.take(base);
+                                    records.push(a(pl.clone(), ip));
+                                    private_link_addresses.insert(pl.clone(), ip);
+                                    ip
+                                }
+                            };
+                            Some(ip)
+                        }
+                    }
+                }
+            };
+            if let Some(ip) = ip {
+                addresses.insert(e.host.clone(), ip);
+            }
+        }
+
+        let mut tasks = Vec::new();
+        let (open_tcp, t) = listeners::open_tcp()
+            .await
+            .context("lab: open TCP listener")?;
+        tasks.push(t);
+        let (open_udp, t) = listeners::open_udp()
+            .await
+            .context("lab: open UDP socket")?;
+        tasks.push(t);
+        let filtered = listeners::FilteredPort::bind().context("lab: filtered listener")?;
+        let refused = listeners::RefusedPort::bind().context("lab: refused port")?;
+        let closed_udp = listeners::closed_udp().context("lab: closed UDP port")?;
+
+        let mut connect_to = Vec::new();
+        for e in &plan.endpoints {
+            let Some(ip) = addresses.get(&e.host) else {
+                continue;
+            };
+            let path_fault = scenario
+                .fault
+                .iter()
+                .filter(|f| f.matches(&e.id) && f.port.is_none_or(|p| p == e.port))
+                .find_map(|f| f.path);
+            let to = match (e.protocol, path_fault) {
+                (Protocol::Tcp, Some(PathFault::Filtered)) => filtered.addr,
+                (Protocol::Tcp, Some(PathFault::Refused)) => refused.addr,
+                (Protocol::Tcp, _) => open_tcp,
+                (Protocol::Udp, Some(PathFault::UdpClosed)) => closed_udp,
+                (Protocol::Udp, _) => open_udp,
+            };
+            connect_to.push(ConnectTo {
+                host: Some(ip.to_string()),
+                port: Some(e.port),
+                to,
+            });
+        }
+
+        let mut filtered_ports = vec![filtered];
+        let (dns, server) = if scenario.server.as_deref() == Some("silent") {
+            let (addr, task, tcp) = listeners::silent_dns()
+                .await
+                .context("lab: silent DNS server")?;
+            tasks.push(task);
+            filtered_ports.push(tcp);
+            (addr, None)
+        } else {
+            let (addr, server) = serve_dns(records).await?;
+            (addr, Some(server))
+        };
+        Ok(Lab {
+            dns,
+            connect_to,
+            vnet_cidr: scenario.vnet_cidr.clone(),
+            addresses,
+            _server: server,
+            tasks,
+            _filtered: filtered_ports,
+            _refused: refused,
+        })
+    }
+}
+
+fn name(s: &str) -> Result<Name> {
+    Name::from_str(&format!("{}.", s.trim_end_matches('.')))
+        .with_context(|| format!("lab: '{s}' is not a DNS name"))
+}
+
+fn a(n: Name, ip: IpAddr) -> Record {
+    let IpAddr::V4(v4) = ip else {
+        unreachable!("the lab hands out IPv4 only")
+    };
+    Record::from_rdata(n, 60, RData::A(A(v4)))
+}
+
+fn cname(n: Name, target: Name) -> Record {
+    Record::from_rdata(n, 60, RData::CNAME(CNAME(target)))
+}
+
+/// One authoritative root zone holding every record, served over UDP and
+/// TCP on a random loopback port.
+async fn serve_dns(records: Vec<Record>) -> Result<(SocketAddr, Server<Catalog>)> {
+    let origin = Name::root();
+    let mut zone: InMemoryZoneHandler =
+        InMemoryZoneHandler::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
+    let soa = SOA::new(
+        name("ns.lab.test")?,
+        name("hostmaster.lab.test")?,
+        1,
+        3600,
+        600,
+        86400,
+        60,
+    );
+    zone.upsert_mut(Record::from_rdata(origin.clone(), 60, RData::SOA(soa)), 1);
+    for r in records {
+        zone.upsert_mut(r, 1);
+    }
+    let mut catalog = Catalog::new();
+    catalog.upsert(origin.into(), vec![Arc::new(zone)]);
+    let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .context("lab: DNS UDP socket")?;
+    let addr = udp.local_addr()?;
+    let tcp = TcpListener::bind(addr)
+        .await
+        .context("lab: DNS TCP listener")?;
+    let mut server = Server::new(catalog);
+    server.register_socket(udp);
+    server.register_listener(tcp, Duration::from_secs(5), 4096);
+    Ok((addr, server))
+}

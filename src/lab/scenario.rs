@@ -1,0 +1,103 @@
+//! Lab scenarios: the healthy network plus declared faults, read from
+//! `scenarios.toml` (data, like the catalogue).
+
+use std::sync::OnceLock;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// How a name is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DnsFault {
+    /// privatelink CNAME continues to a public address.
+    ZoneUnlinked,
+    /// No privatelink CNAME; public address.
+    NoPrivateEndpoint,
+    /// privatelink name absent.
+    RecordMissing,
+    /// The name itself absent.
+    NameMissing,
+    /// Private address in 172.17.0.0/16.
+    DockerBridge,
+    /// Private address outside the scenario's VNet.
+    OutsideVnet,
+    /// Private address straight on the public name.
+    ZoneOverride,
+}
+
+/// How a path is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PathFault {
+    /// SYNs dropped (a listener whose accept queue is full).
+    Filtered,
+    /// Reset (a bound port nobody listens on).
+    Refused,
+    /// ICMP port unreachable for UDP.
+    UdpClosed,
+}
+
+/// One fault.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// Catalogue ids; a trailing `*` matches a prefix.
+    pub endpoints: Vec<String>,
+    /// DNS fault.
+    pub dns: Option<DnsFault>,
+    /// Path fault.
+    pub path: Option<PathFault>,
+    /// Limit the path fault to this port.
+    pub port: Option<u16>,
+}
+
+impl Fault {
+    /// Whether the fault applies to the catalogue entry `id` (storage ids carry `[account]`).
+    pub fn matches(&self, id: &str) -> bool {
+        let base = id.split('[').next().unwrap_or(id);
+        self.endpoints.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => base.starts_with(prefix),
+            None => base == p,
+        })
+    }
+}
+
+/// A named network.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// `--scenario` name.
+    pub name: String,
+    /// One line for `demo --list`.
+    pub summary: String,
+    /// What counts as the VNet in this scenario.
+    #[serde(default)]
+    pub vnet_cidr: Vec<IpNet>,
+    /// `silent`: the DNS server never answers.
+    pub server: Option<String>,
+    /// Faults.
+    #[serde(default)]
+    pub fault: Vec<Fault>,
+}
+
+#[derive(Deserialize)]
+struct ScenarioFile {
+    scenario: Vec<Scenario>,
+}
+
+/// All scenarios, `healthy` first.
+pub fn scenarios() -> &'static [Scenario] {
+    static ALL: OnceLock<Vec<Scenario>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        // Compiled-in data covered by tests; a parse failure is a build defect.
+        toml::from_str::<ScenarioFile>(include_str!("scenarios.toml"))
+            .expect("scenarios.toml parses")
+            .scenario
+    })
+}
+
+/// The scenario called `name`.
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    scenarios().iter().find(|s| s.name == name)
+}

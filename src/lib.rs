@@ -1,0 +1,27 @@
+//! amlnet: can this machine use a network-isolated Azure Machine Learning
+//! workspace, and if not, why?
+//!
+//! The pipeline is the architecture, one module per stage, plain data
+//! between them:
+//!
+//! ```text
+//! target -> plan -> probe (run) -> diagnose -> report
+//! ```
+//!
+//! [`target`] reads what the user gave; [`catalogue`] and [`plan`] turn the
+//! data in `probes/` into concrete endpoints; [`probe`] sends the traffic;
+//! [`diagnose`] judges; [`report`] renders. [`local`] reads this machine's
+//! setup; [`lab`] is the simulated network behind `amlnet demo` and the tests.
+
+pub mod catalogue;
+pub mod check;
+pub mod cli;
+pub mod diagnose;
+pub mod diff;
+pub mod lab;
+pub mod local;
+pub mod plan;
+pub mod probe;
+pub mod redact;
+pub mod report;
+pub mod target;

@@ -1,0 +1,295 @@
+//! The plan: the catalogue expanded for one target into concrete
+//! host/port/protocol endpoints. Pure data; building it sends no traffic.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::catalogue::{Catalogue, EndpointSpec, Expect, Protocol, expand};
+use crate::target::Target;
+
+/// One concrete thing to probe.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PlannedEndpoint {
+    /// Catalogue id (`storage-blob`), with the storage account for per-account entries.
+    pub id: String,
+    /// Catalogue group (`workspace`, `storage`, `repos`, ...).
+    pub group: String,
+    /// Fully expanded host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Transport.
+    pub protocol: Protocol,
+    /// Private endpoint name or public service.
+    pub expect: Expect,
+    /// Required for every workspace.
+    pub required: bool,
+    /// The situation that needs it, when not required.
+    pub situation: Option<String>,
+    /// Service tag for firewall rules.
+    pub service_tag: String,
+    /// Why it is needed.
+    pub purpose: String,
+    /// Sources.
+    pub docs: Vec<String>,
+    /// The private DNS zone the CNAME chain must pass through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privatelink_zone: Option<String>,
+    /// The expected CNAME target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privatelink_name: Option<String>,
+    /// The wildcard this concrete host stands for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stands_for: Option<String>,
+}
+
+/// A catalogue entry left out of the plan, and why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Omission {
+    /// Catalogue id.
+    pub id: String,
+    /// What is missing, phrased as what the user can supply.
+    pub reason: String,
+}
+
+/// The expanded plan.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Plan {
+    /// The target it was built for.
+    pub target: Target,
+    /// Endpoints, in catalogue order.
+    pub endpoints: Vec<PlannedEndpoint>,
+    /// Entries that could not be planned.
+    pub omitted: Vec<Omission>,
+}
+
+impl Plan {
+    /// Expands `catalogue` for `target`.
+    pub fn build(catalogue: &Catalogue, target: &Target) -> Plan {
+        let mut endpoints = Vec::new();
+        let mut omitted = Vec::new();
+        let cloud = target.cloud.as_str();
+        let base = base_vars(catalogue, target);
+        for spec in &catalogue.endpoints {
+            if spec
+                .clouds
+                .as_ref()
+                .is_some_and(|c| !c.iter().any(|x| x == cloud))
+            {
+                omitted.push(Omission {
+                    id: spec.id.clone(),
+                    reason: format!("not documented for the {cloud} cloud"),
+                });
+                continue;
+            }
+            if let Some(need) = spec.needs.iter().find(|n| !base.contains_key(n.as_str())) {
+                omitted.push(Omission {
+                    id: spec.id.clone(),
+                    reason: missing_reason(need, cloud),
+                });
+                continue;
+            }
+            let per_account = spec.host.contains("{storage}");
+            let accounts: Vec<Option<&String>> = if per_account {
+                target.storage_accounts.iter().map(Some).collect()
+            } else {
+                vec![None]
+            };
+            if accounts.is_empty() {
+                omitted.push(Omission {
+                    id: spec.id.clone(),
+                    reason: missing_reason("storage", cloud),
+                });
+                continue;
+            }
+            for account in accounts {
+                let mut vars = base.clone();
+                if let Some(a) = account {
+                    vars.insert("storage", a.clone());
+                }
+                match expand_spec(spec, &vars) {
+                    Ok(mut list) => {
+                        if let Some(a) = account {
+                            for e in &mut list {
+                                e.id = format!("{}[{a}]", e.id);
+                            }
+                        }
+                        endpoints.extend(list)
+                    }
+                    Err(var) => {
+                        omitted.push(Omission {
+                            id: spec.id.clone(),
+                            reason: missing_reason(var, cloud),
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        Plan {
+            target: target.clone(),
+            endpoints,
+            omitted,
+        }
+    }
+
+    /// Distinct host names, in plan order.
+    pub fn hosts(&self) -> Vec<&str> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.endpoints
+            .iter()
+            .map(|e| e.host.as_str())
+            .filter(|h| seen.insert(*h))
+            .collect()
+    }
+
+    /// Keeps only the endpoints `keep` accepts.
+    pub fn retain(&mut self, keep: impl Fn(&PlannedEndpoint) -> bool) {
+        self.endpoints.retain(keep);
+    }
+}
+
+fn base_vars<'a>(catalogue: &'a Catalogue, target: &Target) -> BTreeMap<&'a str, String> {
+    let mut vars: BTreeMap<&str, String> = BTreeMap::new();
+    if let Some(names) = catalogue.cloud(target.cloud) {
+        for (k, v) in &names.names {
+            vars.insert(k.as_str(), v.clone());
+        }
+    }
+    let mut put = |k: &'static str, v: &Option<String>| {
+        if let Some(v) = v {
+            vars.insert(k, v.clone());
+        }
+    };
+    put("workspace_id", &target.workspace_id);
+    put("workspace_name", &target.workspace_name);
+    put("region", &target.region);
+    put("key_vault", &target.key_vault);
+    put("acr", &target.container_registry);
+    put("app_insights", &target.app_insights);
+    put("compute_instance", &target.compute_instance);
+    put("notebook_label", &target.notebook_label());
+    let notebook_host = target.notebook_host.clone().or_else(|| {
+        let label = target.notebook_label()?;
+        let suffix = catalogue
+            .cloud(target.cloud)?
+            .names
+            .get("notebooks_suffix")?;
+        Some(format!("{label}.{}.{suffix}", target.region.as_ref()?))
+    });
+    put("notebook_host", &notebook_host);
+    vars
+}
+
+fn expand_spec<'a>(
+    spec: &'a EndpointSpec,
+    vars: &BTreeMap<&str, String>,
+) -> Result<Vec<PlannedEndpoint>, &'a str> {
+    let host = expand(&spec.host, vars)?.to_ascii_lowercase();
+    let opt = |t: &'a Option<String>| t.as_deref().map(|t| expand(t, vars)).transpose();
+    let privatelink_name = opt(&spec.privatelink_name)?.map(|s| s.to_ascii_lowercase());
+    let privatelink_zone = opt(&spec.privatelink_zone)?.map(|s| s.to_ascii_lowercase());
+    let stands_for = opt(&spec.stands_for)?;
+    let service_tag = expand(&spec.service_tag, vars)?;
+    Ok(spec
+        .ports
+        .iter()
+        .map(|p| PlannedEndpoint {
+            id: spec.id.clone(),
+            group: spec.group.clone(),
+            host: host.clone(),
+            port: p.port,
+            protocol: p.protocol,
+            expect: spec.expect,
+            required: spec.required,
+            situation: spec.situation.clone(),
+            service_tag: service_tag.clone(),
+            purpose: spec.purpose.clone(),
+            docs: spec.docs.clone(),
+            privatelink_zone: privatelink_zone.clone(),
+            privatelink_name: privatelink_name.clone(),
+            stands_for: stands_for.clone(),
+        })
+        .collect())
+}
+
+/// Turns a missing placeholder into what the user can do about it.
+fn missing_reason(var: &str, cloud: &str) -> String {
+    match var {
+        "workspace_id" => "needs --workspace-id (the workspace GUID: az resource show --ids <workspace ARM id> --query properties.workspaceId -o tsv)".into(),
+        "workspace_name" => "needs --workspace-name".into(),
+        "region" => "needs --region".into(),
+        "storage" => "needs --storage".into(),
+        "key_vault" => "needs --key-vault".into(),
+        "acr" => "needs --acr".into(),
+        "app_insights" => "needs --app-insights".into(),
+        "compute_instance" => "needs --compute-instance".into(),
+        "notebook_host" | "notebook_label" => "needs --workspace-name, --workspace-id and --region (or the ARM JSON's notebookInfo.fqdn)".into(),
+        other => format!("'{other}' is not documented for the {cloud} cloud"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Cloud;
+
+    fn lab_like(cloud: Cloud) -> Target {
+        Target {
+            cloud,
+            workspace_id: Some("6f2a9c1e-5b7d-4e3a-9c8f-1a2b3c4d5e6f".into()),
+            workspace_name: Some("mlw".into()),
+            region: Some("eastus".into()),
+            storage_accounts: vec!["sta".into(), "stb".into()],
+            key_vault: Some("kv".into()),
+            container_registry: Some("acr1".into()),
+            ..Target::default()
+        }
+    }
+
+    #[test]
+    fn storage_expands_per_account_and_ids_stay_unique() {
+        let plan = Plan::build(Catalogue::builtin(), &lab_like(Cloud::Public));
+        assert!(
+            plan.endpoints
+                .iter()
+                .any(|e| e.host == "sta.blob.core.windows.net")
+        );
+        assert!(
+            plan.endpoints
+                .iter()
+                .any(|e| e.host == "stb.blob.core.windows.net")
+        );
+        let mut keys: Vec<_> = plan
+            .endpoints
+            .iter()
+            .map(|e| (e.id.clone(), e.port, e.protocol))
+            .collect();
+        let n = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), n);
+    }
+
+    #[test]
+    fn china_has_no_acr_and_says_why() {
+        let plan = Plan::build(Catalogue::builtin(), &lab_like(Cloud::China));
+        assert!(!plan.endpoints.iter().any(|e| e.id == "acr-login"));
+        let o = plan.omitted.iter().find(|o| o.id == "acr-login").unwrap();
+        assert!(o.reason.contains("china"), "{}", o.reason);
+    }
+
+    #[test]
+    fn missing_guid_names_the_flag() {
+        let mut t = lab_like(Cloud::Public);
+        t.workspace_id = None;
+        let plan = Plan::build(Catalogue::builtin(), &t);
+        let o = plan
+            .omitted
+            .iter()
+            .find(|o| o.id == "workspace-api")
+            .unwrap();
+        assert!(o.reason.contains("--workspace-id"));
+    }
+}

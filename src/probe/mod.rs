@@ -1,0 +1,259 @@
+//! The run stage: every probe of the plan, concurrently, each with its own
+//! timeout and all under one deadline. Probes return typed observations;
+//! judging them is `diagnose`'s job and wording them `report`'s.
+
+pub mod connect_to;
+pub mod dns;
+pub mod tcp;
+pub mod udp;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::catalogue::Protocol;
+use crate::plan::Plan;
+pub use connect_to::ConnectTo;
+pub use dns::DnsServer;
+
+/// How to run the probes.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// DNS servers, asked in order.
+    pub dns_servers: Vec<SocketAddr>,
+    /// Dialling overrides.
+    pub connect_to: Vec<ConnectTo>,
+    /// Per-probe timeout.
+    pub timeout: Duration,
+    /// Whole-run deadline.
+    pub deadline: Duration,
+    /// Probes in flight at once.
+    pub concurrency: usize,
+    /// Dial TCP endpoints.
+    pub tcp: bool,
+    /// Send UDP datagrams.
+    pub udp: bool,
+    /// Refuse to dial anything but loopback: the network rule of tests and `demo`.
+    pub loopback_only: bool,
+}
+
+/// What happened to one name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameObservation {
+    /// The name asked for.
+    pub host: String,
+    /// The server that answered.
+    pub resolver: Option<SocketAddr>,
+    /// The verdict of the server.
+    pub outcome: NameOutcome,
+    /// CNAME targets, in order, from the name onwards.
+    pub cname_chain: Vec<String>,
+    /// Addresses at the end of the chain.
+    pub addresses: Vec<IpAddr>,
+    /// Time spent, over all servers asked.
+    pub elapsed: Duration,
+    /// What went wrong with servers asked before the one that answered.
+    pub problems: Vec<String>,
+}
+
+/// A DNS verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NameOutcome {
+    /// Addresses came back.
+    Resolved,
+    /// A name in the chain does not exist.
+    NxDomain {
+        /// The name that does not exist (the queried one, or a CNAME target).
+        missing: String,
+    },
+    /// The name exists but has no address record.
+    NoAddress,
+    /// The server answered with an error code (SERVFAIL, REFUSED, ...).
+    ServerError(String),
+    /// No server answered in time.
+    Timeout,
+    /// No server could be asked.
+    Failed(String),
+    /// The run's deadline came first.
+    DeadlineExceeded,
+}
+
+/// What happened on one path (host, port, protocol).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathObservation {
+    /// Endpoint host.
+    pub host: String,
+    /// Endpoint port.
+    pub port: u16,
+    /// Transport.
+    pub protocol: Protocol,
+    /// The address actually dialled.
+    pub dialled: Option<SocketAddr>,
+    /// Whether a `--connect-to` rule chose that address.
+    pub via_connect_to: bool,
+    /// The verdict.
+    pub outcome: PathOutcome,
+    /// Time spent.
+    pub elapsed: Duration,
+}
+
+/// A reachability verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PathOutcome {
+    /// TCP handshake completed.
+    Open,
+    /// Reset: something answered, the port is closed or rejected.
+    Refused,
+    /// No answer to the SYN within the timeout.
+    TimedOut,
+    /// No route to the host or network.
+    Unreachable,
+    /// ICMP port unreachable came back for a datagram.
+    UdpRejected,
+    /// A datagram came back.
+    UdpAnswered,
+    /// Nothing came back: open or filtered, UDP cannot tell.
+    UdpNoRejection,
+    /// Not dialled, and why (no address, loopback-only guard).
+    NotDialled(String),
+    /// Any other local error.
+    Failed(String),
+    /// The run's deadline came first.
+    DeadlineExceeded,
+}
+
+/// Everything the run saw.
+#[derive(Debug, Clone, Default)]
+pub struct Observations {
+    /// One per distinct host.
+    pub names: Vec<NameObservation>,
+    /// One per planned path that was probed.
+    pub paths: Vec<PathObservation>,
+}
+
+/// Runs every probe of `plan`.
+pub async fn run(plan: &Plan, settings: &RunSettings) -> Result<Observations, String> {
+    let deadline = tokio::time::Instant::now() + settings.deadline;
+    let servers = settings
+        .dns_servers
+        .iter()
+        .map(|addr| {
+            DnsServer::new(*addr, settings.timeout).map_err(|e| format!("DNS server {addr}: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let servers = Arc::new(servers);
+    let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let settings = Arc::new(settings.clone());
+
+    let mut ports_by_host: BTreeMap<&str, Vec<(u16, Protocol)>> = BTreeMap::new();
+    for e in &plan.endpoints {
+        let ports = ports_by_host.entry(e.host.as_str()).or_default();
+        let wanted = match e.protocol {
+            Protocol::Tcp => settings.tcp,
+            Protocol::Udp => settings.udp,
+        };
+        if wanted && !ports.contains(&(e.port, e.protocol)) {
+            ports.push((e.port, e.protocol));
+        }
+    }
+
+    let mut tasks = JoinSet::new();
+    for (index, host) in plan.hosts().into_iter().enumerate() {
+        let host = host.to_string();
+        let ports = ports_by_host.remove(host.as_str()).unwrap_or_default();
+        let (servers, permits, settings) = (servers.clone(), permits.clone(), settings.clone());
+        tasks.spawn(async move {
+            let name = probe_name(&servers, &permits, &host, deadline).await;
+            let mut dials = JoinSet::new();
+            for (port, protocol) in ports {
+                let (permits, settings, name) = (permits.clone(), settings.clone(), name.clone());
+                dials.spawn(async move {
+                    probe_path(&settings, &permits, &name, port, protocol, deadline).await
+                });
+            }
+            let mut paths = dials.join_all().await;
+            paths.sort_by_key(|p| (p.protocol, p.port));
+            (index, name, paths)
+        });
+    }
+    let mut results = tasks.join_all().await;
+    results.sort_by_key(|(i, _, _)| *i);
+    let mut obs = Observations::default();
+    for (_, name, paths) in results {
+        obs.names.push(name);
+        obs.paths.extend(paths);
+    }
+    Ok(obs)
+}
+
+async fn probe_name(
+    servers: &[DnsServer],
+    permits: &Semaphore,
+    host: &str,
+    deadline: tokio::time::Instant,
+) -> NameObservation {
+    let started = Instant::now();
+    let work = async {
+        let _permit = permits.acquire().await;
+        dns::resolve(servers, host).await
+    };
+    tokio::time::timeout_at(deadline, work)
+        .await
+        .unwrap_or_else(|_| NameObservation {
+            host: host.to_string(),
+            resolver: None,
+            outcome: NameOutcome::DeadlineExceeded,
+            cname_chain: Vec::new(),
+            addresses: Vec::new(),
+            elapsed: started.elapsed(),
+            problems: Vec::new(),
+        })
+}
+
+async fn probe_path(
+    settings: &RunSettings,
+    permits: &Semaphore,
+    name: &NameObservation,
+    port: u16,
+    protocol: Protocol,
+    deadline: tokio::time::Instant,
+) -> PathObservation {
+    let started = Instant::now();
+    let resolved = name.addresses.first().copied();
+    let rule = ConnectTo::find(&settings.connect_to, &name.host, resolved, port);
+    let dialled = rule
+        .map(|r| r.to)
+        .or_else(|| resolved.map(|ip| SocketAddr::new(ip, port)));
+    let mut obs = PathObservation {
+        host: name.host.clone(),
+        port,
+        protocol,
+        dialled,
+        via_connect_to: rule.is_some(),
+        outcome: PathOutcome::NotDialled("the name did not resolve".into()),
+        elapsed: Duration::ZERO,
+    };
+    let Some(addr) = dialled else { return obs };
+    if settings.loopback_only && !addr.ip().is_loopback() {
+        obs.outcome = PathOutcome::NotDialled(format!(
+            "{addr} is not a loopback address and --loopback-only is set"
+        ));
+        return obs;
+    }
+    let work = async {
+        let _permit = permits.acquire().await;
+        match protocol {
+            Protocol::Tcp => tcp::probe(addr, settings.timeout).await,
+            Protocol::Udp => udp::probe(addr, settings.timeout).await,
+        }
+    };
+    obs.outcome = tokio::time::timeout_at(deadline, work)
+        .await
+        .unwrap_or(PathOutcome::DeadlineExceeded);
+    obs.elapsed = started.elapsed();
+    obs
+}

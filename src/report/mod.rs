@@ -1,0 +1,132 @@
+//! The report: one data structure (JSON schema v1 of DESIGN.md) and one
+//! renderer per format. Renderers only format what they are given.
+
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod plan;
+pub mod text;
+
+use serde::Serialize;
+
+use crate::diagnose::address::AddressRule;
+use crate::diagnose::{Check, Finding, Severity, Status};
+use crate::local::{HostInfo, ProxyVariable};
+use crate::plan::Omission;
+use crate::target::Target;
+
+/// The JSON report's version; bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For a person at a terminal.
+    Text,
+    /// For scripts (schema v1).
+    Json,
+    /// For a support ticket.
+    Markdown,
+    /// For CI systems.
+    Junit,
+}
+
+/// The tool that wrote the report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Tool {
+    /// `amlnet`.
+    pub name: &'static str,
+    /// Crate version.
+    pub version: &'static str,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: "amlnet",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+/// How this machine was set up when it ran.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Environment {
+    /// DNS servers asked, in order.
+    pub resolvers: Vec<String>,
+    /// Where the resolvers came from (`--dns-server`, a resolv.conf path, `lab`).
+    pub resolvers_source: String,
+    /// Proxy variables of the live environment, secrets masked.
+    pub proxy: Vec<ProxyVariable>,
+    /// `/etc/hosts` entries pinning planned names (not read yet: always empty).
+    pub hosts_overrides: Vec<serde_json::Value>,
+    /// Local interfaces (not read yet: always empty).
+    pub interfaces: Vec<serde_json::Value>,
+    /// The rule that decided what is private.
+    pub address_rule: Option<AddressRule>,
+}
+
+/// Counts for the last line and for scripts.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Summary {
+    /// Error findings.
+    pub errors: usize,
+    /// Warning findings.
+    pub warnings: usize,
+    /// Checks that passed.
+    pub passed: usize,
+}
+
+/// Everything one run produced.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Name and version.
+    pub tool: Tool,
+    /// RFC 3339 start time.
+    pub started_at: String,
+    /// Whole run, milliseconds.
+    pub duration_ms: u64,
+    /// Where it ran.
+    pub host: HostInfo,
+    /// What it checked.
+    pub target: Target,
+    /// Plan entries that could not be checked, and why.
+    pub omitted: Vec<Omission>,
+    /// This machine's setup.
+    pub environment: Environment,
+    /// Every check.
+    pub checks: Vec<Check>,
+    /// Every finding, errors first.
+    pub findings: Vec<Finding>,
+    /// Counts.
+    pub summary: Summary,
+}
+
+impl Report {
+    /// Counts findings and checks.
+    pub fn summarise(findings: &[Finding], checks: &[Check]) -> Summary {
+        Summary {
+            errors: findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count(),
+            warnings: findings
+                .iter()
+                .filter(|f| f.severity == Severity::Warning)
+                .count(),
+            passed: checks.iter().filter(|c| c.status == Status::Pass).count(),
+        }
+    }
+
+    /// Renders in `format`; `color` only matters for text.
+    pub fn render(&self, format: Format, color: bool) -> String {
+        match format {
+            Format::Text => text::render(self, color),
+            Format::Json => json::render(self),
+            Format::Markdown => markdown::render(self),
+            Format::Junit => junit::render(self),
+        }
+    }
+}

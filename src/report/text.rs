@@ -1,0 +1,241 @@
+//! Text: for a person over a plain SSH session, 80 columns, colour only
+//! when the caller says the terminal wants it. Findings first, then the
+//! evidence grouped by area: names, paths, this machine.
+
+use colored::{ColoredString, Colorize};
+
+use super::Report;
+use crate::diagnose::{Area, Check, Severity, Status};
+
+const WIDTH: usize = 80;
+
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(&self, s: &str, f: fn(&str) -> ColoredString) -> String {
+        if self.color {
+            f(s).to_string()
+        } else {
+            s.to_string()
+        }
+    }
+    fn status(&self, status: Status) -> String {
+        match status {
+            Status::Pass => self.paint("ok  ", |s| s.green()),
+            Status::Warn => self.paint("WARN", |s| s.yellow().bold()),
+            Status::Fail => self.paint("FAIL", |s| s.red().bold()),
+            Status::Skip => self.paint("skip", |s| s.dimmed()),
+        }
+    }
+    fn severity(&self, sev: Severity) -> String {
+        match sev {
+            Severity::Error => self.paint("ERROR  ", |s| s.red().bold()),
+            Severity::Warning => self.paint("WARNING", |s| s.yellow().bold()),
+            Severity::Info => self.paint("INFO   ", |s| s.cyan()),
+        }
+    }
+    fn heading(&self, s: &str) -> String {
+        self.paint(s, |s| s.bold())
+    }
+}
+
+fn wrap(out: &mut String, text: &str, indent: &str, first: &str) {
+    // Host names carry hyphens; never split a word there.
+    let opts = textwrap::Options::new(WIDTH)
+        .initial_indent(first)
+        .subsequent_indent(indent)
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    for line in textwrap::wrap(text, opts) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
+
+/// Renders the report for a terminal.
+pub fn render(r: &Report, color: bool) -> String {
+    let p = Painter { color };
+    let mut out = String::new();
+    let t = &r.target;
+    let ws = match (&t.workspace_name, &t.workspace_id) {
+        (Some(n), Some(id)) => format!("workspace {n} ({id})"),
+        (Some(n), None) => format!("workspace {n} (GUID unknown)"),
+        (None, Some(id)) => format!("workspace {id}"),
+        (None, None) => "no workspace named".to_string(),
+    };
+    out.push_str(&format!(
+        "{} {} · {ws}\n",
+        p.heading("amlnet"),
+        r.tool.version
+    ));
+    let region = t.region.as_deref().unwrap_or("region unknown");
+    let source = if t.sources.is_empty() {
+        "nothing".to_string()
+    } else {
+        t.sources.join(", ")
+    };
+    out.push_str(&format!(
+        "{region} · {} cloud · target from {source}\n",
+        t.cloud
+    ));
+
+    out.push('\n');
+    if r.findings.is_empty() {
+        out.push_str(&format!(
+            "{}\n  none: every check passed or was skipped\n",
+            p.heading("Findings")
+        ));
+    } else {
+        out.push_str(&format!("{}\n", p.heading("Findings")));
+        for f in &r.findings {
+            out.push_str(&format!(
+                "  {}  {}  {}\n",
+                p.severity(f.severity),
+                p.heading(f.code),
+                f.title
+            ));
+            let ind = "           ";
+            wrap(
+                &mut out,
+                &f.hosts.join(", "),
+                &format!("{ind}       "),
+                &format!("{ind}hosts: "),
+            );
+            let mut parts = f.detail.splitn(2, "\n\n");
+            if let Some(cause) = parts.next() {
+                wrap(&mut out, cause, ind, ind);
+            }
+            if let Some(evidence) = parts.next() {
+                for line in evidence.lines() {
+                    wrap(&mut out, line, &format!("{ind}  "), ind);
+                }
+            }
+            wrap(
+                &mut out,
+                &f.remedy,
+                &format!("{ind}     "),
+                &format!("{ind}fix: "),
+            );
+            for d in &f.docs {
+                out.push_str(&format!("{ind}docs: {d}\n"));
+            }
+            out.push_str(&format!("{ind}more: amlnet explain {}\n\n", f.code));
+        }
+    }
+
+    let names: Vec<&Check> = r.checks.iter().filter(|c| c.area == Area::Dns).collect();
+    if !names.is_empty() {
+        out.push_str(&format!("\n{} ({})\n", p.heading("Names"), names.len()));
+        for c in names {
+            let addrs: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
+            let right = if addrs.is_empty() {
+                c.error.clone().unwrap_or_default()
+            } else {
+                addrs.join(", ")
+            };
+            line(&mut out, &p.status(c.status), &c.host, &right);
+            if c.status != Status::Pass && !c.cname_chain.is_empty() {
+                wrap(
+                    &mut out,
+                    &format!("via {}", c.cname_chain.join(" -> ")),
+                    "          ",
+                    "        ",
+                );
+            }
+            if let Some(code) = c.code {
+                out.push_str(&format!("        ({code})\n"));
+            }
+        }
+    }
+
+    let paths: Vec<&Check> = r.checks.iter().filter(|c| c.area != Area::Dns).collect();
+    if !paths.is_empty() {
+        out.push_str(&format!("\n{} ({})\n", p.heading("Paths"), paths.len()));
+        for c in paths {
+            let proto = c.protocol.map(|p| p.to_string()).unwrap_or_default();
+            let what = format!("{proto}/{} {}", c.port.unwrap_or(0), c.host);
+            let state = c.tcp_state.or(c.udp_state).unwrap_or("-");
+            let right = match c.status {
+                Status::Pass => format!("{state} {} ms", c.elapsed_ms),
+                Status::Skip => "skipped".to_string(),
+                _ => format!("{state} after {} ms", c.elapsed_ms),
+            };
+            line(&mut out, &p.status(c.status), &what, &right);
+            if let (true, Some(e)) = (c.status != Status::Pass, &c.error) {
+                wrap(&mut out, e, "          ", "        ");
+            }
+        }
+    }
+
+    out.push_str(&format!("\n{}\n", p.heading("This machine")));
+    let e = &r.environment;
+    out.push_str(&format!(
+        "  resolvers: {} ({})\n",
+        e.resolvers.join(", "),
+        e.resolvers_source
+    ));
+    if let Some(rule) = &e.address_rule {
+        wrap(
+            &mut out,
+            &format!("private means: {} ({})", rule.ranges.join(", "), rule.rule),
+            "    ",
+            "  ",
+        );
+    }
+    if e.proxy.is_empty() {
+        out.push_str("  proxy: no proxy variables set\n");
+    } else {
+        for v in &e.proxy {
+            out.push_str(&format!("  {}={}\n", v.name, v.value));
+        }
+    }
+    out.push_str(&format!(
+        "  host: {} ({}, {})\n",
+        r.host.hostname, r.host.os, r.host.kind
+    ));
+
+    if !r.omitted.is_empty() {
+        out.push_str(&format!(
+            "\n{} ({})\n",
+            p.heading("Not checked"),
+            r.omitted.len()
+        ));
+        for o in &r.omitted {
+            wrap(&mut out, &format!("{}: {}", o.id, o.reason), "      ", "  ");
+        }
+    }
+
+    let s = &r.summary;
+    let summary = format!(
+        "{} error{}, {} warning{}, {} check{} passed in {:.1} s",
+        s.errors,
+        if s.errors == 1 { "" } else { "s" },
+        s.warnings,
+        if s.warnings == 1 { "" } else { "s" },
+        s.passed,
+        if s.passed == 1 { "" } else { "s" },
+        r.duration_ms as f64 / 1000.0
+    );
+    let painted = if s.errors > 0 {
+        p.paint(&summary, |s| s.red().bold())
+    } else if s.warnings > 0 {
+        p.paint(&summary, |s| s.yellow().bold())
+    } else {
+        p.paint(&summary, |s| s.green().bold())
+    };
+    out.push_str(&format!("\n{painted}\n"));
+    out
+}
+
+/// `  STAT  left    right`, the right part on its own line when both do not fit.
+fn line(out: &mut String, status: &str, left: &str, right: &str) {
+    let used = 2 + 4 + 2 + left.chars().count() + 2 + right.chars().count();
+    if used <= WIDTH {
+        out.push_str(&format!("  {status}  {left}  {right}\n"));
+    } else {
+        out.push_str(&format!("  {status}  {left}\n"));
+        out.push_str(&format!("        {right}\n"));
+    }
+}
