@@ -153,7 +153,7 @@ struct NetworkArgs {
     )]
     only: Vec<AreaName>,
     /// Never send a packet beyond loopback (for tests and demonstrations).
-    #[arg(long, help_heading = "Network")]
+    #[arg(long, env = "AMLNET_LOOPBACK_ONLY", value_parser = clap::builder::FalseyValueParser::new(), help_heading = "Network")]
     loopback_only: bool,
     #[command(flatten)]
     probe: ProbeArgs,
@@ -387,12 +387,15 @@ fn run_plan(args: PlanArgs) -> Result<u8> {
 fn run_check(args: CheckArgs) -> Result<u8> {
     let (target, catalogue) = build_target(&args.target)?;
     let net = &args.network;
+    if target.region.is_none() && target.workspace_id.is_none() {
+        bail!(
+            "no workspace named: give --workspace-json FILE (az ml workspace show -o json), or --workspace-id with --region; `amlnet demo` shows a check on a simulated network"
+        );
+    }
     let mut plan = Plan::build(&catalogue, &target);
     filter_groups(&mut plan, &net.skip, &net.only);
     if plan.endpoints.is_empty() {
-        bail!(
-            "nothing to check: name a workspace (--workspace-json, or --workspace-id with --region), see amlnet --help"
-        );
+        bail!("nothing to check: every catalogue entry was left out (see `amlnet plan`)");
     }
     let wanted = |area: AreaName| {
         if net.only.is_empty() {
@@ -409,6 +412,11 @@ fn run_check(args: CheckArgs) -> Result<u8> {
     } else {
         (net.dns_server.clone(), "--dns-server".to_string())
     };
+    if net.loopback_only
+        && let Some(outside) = dns_servers.iter().find(|s| !s.ip().is_loopback())
+    {
+        bail!("--loopback-only: the DNS server {outside} is not on loopback (give --dns-server 127.0.0.1:PORT)");
+    }
     let run = RunSettings {
         dns_servers: dns_servers.clone(),
         connect_to: net.connect_to.clone(),
