@@ -415,7 +415,9 @@ fn run_check(args: CheckArgs) -> Result<u8> {
     if net.loopback_only
         && let Some(outside) = dns_servers.iter().find(|s| !s.ip().is_loopback())
     {
-        bail!("--loopback-only: the DNS server {outside} is not on loopback (give --dns-server 127.0.0.1:PORT)");
+        bail!(
+            "--loopback-only: the DNS server {outside} is not on loopback (give --dns-server 127.0.0.1:PORT)"
+        );
     }
     let run = RunSettings {
         dns_servers: dns_servers.clone(),

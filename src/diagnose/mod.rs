@@ -576,3 +576,101 @@ fn path_check(path: &PathObservation) -> Check {
         error,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::catalogue::Catalogue;
+    use crate::lab::lab_target;
+
+    fn obs_for(
+        plan: &Plan,
+        host: &str,
+        addr: &str,
+        chain: &[&str],
+        outcome: PathOutcome,
+    ) -> Observations {
+        let name = NameObservation {
+            host: host.into(),
+            resolver: Some("127.0.0.1:53".parse().unwrap()),
+            outcome: NameOutcome::Resolved,
+            cname_chain: chain.iter().map(|s| s.to_string()).collect(),
+            addresses: vec![addr.parse().unwrap()],
+            elapsed: Duration::from_millis(1),
+            problems: vec![],
+        };
+        let e = plan.endpoints.iter().find(|e| e.host == host).unwrap();
+        let path = PathObservation {
+            host: host.into(),
+            port: e.port,
+            protocol: e.protocol,
+            dialled: Some(format!("{addr}:{}", e.port).parse().unwrap()),
+            via_connect_to: false,
+            outcome,
+            elapsed: Duration::from_millis(3000),
+        };
+        Observations {
+            names: vec![name],
+            paths: vec![path],
+        }
+    }
+
+    #[test]
+    fn a_failed_name_gets_no_path_finding_on_top() {
+        let plan = Plan::build(Catalogue::builtin(), &lab_target());
+        let host = "kv-contoso-ml-lab.vault.azure.net";
+        let obs = obs_for(
+            &plan,
+            host,
+            "203.0.113.9",
+            &["kv-contoso-ml-lab.privatelink.vaultcore.azure.net"],
+            PathOutcome::TimedOut,
+        );
+        let settings = DiagnoseSettings {
+            policy: AddressPolicy::new(vec![]),
+            judge_dns: true,
+        };
+        let d = diagnose(&plan, &obs, &settings);
+        let codes: Vec<&str> = d.findings.iter().map(|f| f.code).collect();
+        assert_eq!(codes, vec!["dns-public-answer"]);
+        let tcp = d.checks.iter().find(|c| c.area == Area::Tcp).unwrap();
+        assert_eq!(tcp.status, Status::Skip);
+    }
+
+    #[test]
+    fn with_dns_not_judged_the_path_finding_stands() {
+        let plan = Plan::build(Catalogue::builtin(), &lab_target());
+        let host = "kv-contoso-ml-lab.vault.azure.net";
+        let obs = obs_for(&plan, host, "203.0.113.9", &[], PathOutcome::TimedOut);
+        let settings = DiagnoseSettings {
+            policy: AddressPolicy::new(vec![]),
+            judge_dns: false,
+        };
+        let d = diagnose(&plan, &obs, &settings);
+        let codes: Vec<&str> = d.findings.iter().map(|f| f.code).collect();
+        assert_eq!(codes, vec!["tcp-timeout"]);
+        assert_eq!(d.findings[0].hosts, vec![format!("{host}:443")]);
+    }
+
+    #[test]
+    fn a_private_answer_through_privatelink_passes() {
+        let plan = Plan::build(Catalogue::builtin(), &lab_target());
+        let host = "kv-contoso-ml-lab.vault.azure.net";
+        let obs = obs_for(
+            &plan,
+            host,
+            "10.0.1.9",
+            &["kv-contoso-ml-lab.privatelink.vaultcore.azure.net"],
+            PathOutcome::Open,
+        );
+        let settings = DiagnoseSettings {
+            policy: AddressPolicy::new(vec![]),
+            judge_dns: true,
+        };
+        let d = diagnose(&plan, &obs, &settings);
+        assert!(d.findings.is_empty());
+        assert!(d.checks.iter().all(|c| c.status == Status::Pass));
+    }
+}

@@ -1,0 +1,156 @@
+//! Test harness: run the real binary, read its JSON report, start the lab
+//! in-process. Every run is confined to loopback (AMLNET_LOOPBACK_ONLY).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use amlnet::catalogue::Catalogue;
+use amlnet::lab::{self, Lab};
+use amlnet::plan::Plan;
+use serde_json::Value;
+
+/// The built `amlnet` binary with a clean, loopback-only environment.
+pub fn amlnet() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_amlnet"));
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "MLFLOW_TRACKING_URI",
+        "CI_NAME",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AMLNET_LOOPBACK_ONLY", "1");
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs `amlnet` with `args`.
+pub fn run(args: &[&str]) -> Output {
+    amlnet().args(args).output().expect("the binary runs")
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The exit status (panics on a signal, which is itself a failure).
+pub fn code(o: &Output) -> i32 {
+    o.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal; stderr: {}", stderr(o)))
+}
+
+/// Parses the JSON report on standard output.
+pub fn report(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)))
+}
+
+/// `amlnet demo --scenario NAME --output json` with a short timeout.
+pub fn demo(scenario: &str) -> (i32, Value) {
+    let o = run(&[
+        "demo",
+        "--scenario",
+        scenario,
+        "--output",
+        "json",
+        "--timeout",
+        "2s",
+    ]);
+    (code(&o), report(&o))
+}
+
+/// Findings as (severity, code, sorted hosts).
+pub fn findings(r: &Value) -> Vec<(String, String, Vec<String>)> {
+    r["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .map(|f| {
+            let mut hosts: Vec<String> = f["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_str().unwrap().to_string())
+                .collect();
+            hosts.sort();
+            (
+                f["severity"].as_str().unwrap().to_string(),
+                f["code"].as_str().unwrap().to_string(),
+                hosts,
+            )
+        })
+        .collect()
+}
+
+/// The check with this id.
+pub fn check<'a>(r: &'a Value, id: &str) -> &'a Value {
+    r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id}"))
+}
+
+/// The lab's workspace host names.
+pub const WS: &str = "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42.workspace.eastus.api.azureml.ms";
+pub const WS_CERT: &str =
+    "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42.workspace.eastus.cert.api.azureml.ms";
+
+/// A lab running in this test process, on its own runtime.
+pub struct LabHandle {
+    pub lab: Lab,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl LabHandle {
+    /// Starts `scenario`'s network for the lab workspace.
+    pub fn start(scenario: &str) -> LabHandle {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let plan = Plan::build(Catalogue::builtin(), &lab::lab_target());
+        let lab = rt
+            .block_on(Lab::start(
+                lab::find(scenario).expect("scenario exists"),
+                &plan,
+            ))
+            .expect("lab starts");
+        LabHandle { lab, _rt: rt }
+    }
+
+    /// `--dns-server` and one `--connect-to` per rule.
+    pub fn network_args(&self) -> Vec<String> {
+        let mut args = vec!["--dns-server".to_string(), self.lab.dns.to_string()];
+        for rule in &self.lab.connect_to {
+            args.push("--connect-to".into());
+            args.push(rule.to_string());
+        }
+        args
+    }
+}
+
+/// A file under tests/fixtures.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
