@@ -105,14 +105,23 @@ impl Target {
         let mut target = match json {
             Some((source, text)) => {
                 let mut t = from_workspace_json(text).with_context(|| source.to_string())?;
+                t.validate(Origin::Document)
+                    .with_context(|| source.to_string())?;
                 t.sources.push(source.to_string());
                 t
             }
-            None if flags.is_empty() => from_compute_instance_env(env).unwrap_or_default(),
+            None if flags.is_empty() => match from_compute_instance_env(env) {
+                Some(mut t) => {
+                    t.validate(Origin::Document)
+                        .context("compute instance environment (MLFLOW_TRACKING_URI, CI_NAME)")?;
+                    t
+                }
+                None => Target::default(),
+            },
             None => Target::default(),
         };
         target.apply_flags(flags)?;
-        target.validate()?;
+        target.validate(Origin::Flags)?;
         Ok(target)
     }
 
@@ -149,12 +158,14 @@ impl Target {
 
     /// Rejects values that cannot be part of a real Azure host name, so a
     /// typo is caught here rather than reported as forty DNS failures.
-    fn validate(&mut self) -> Result<()> {
+    fn validate(&mut self, origin: Origin) -> Result<()> {
+        let label = |field: Field| origin.label(field);
         if let Some(id) = &self.workspace_id {
             let id = id.to_ascii_lowercase();
             if !is_guid(&id) {
                 bail!(
-                    "--workspace-id: '{id}' is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
+                    "{}: '{id}' is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+                    label(Field::WorkspaceId)
                 );
             }
             self.workspace_id = Some(id);
@@ -163,7 +174,8 @@ impl Target {
             && !crate::catalogue::known_region(self.cloud, region)
         {
             bail!(
-                "--region: unknown region '{region}' for the {} cloud (expected a name such as eastus; `az account list-locations -o table` lists them)",
+                "{}: unknown region '{region}' for the {} cloud (expected a name such as eastus; `az account list-locations -o table` lists them)",
+                label(Field::Region),
                 self.cloud
             );
         }
@@ -175,16 +187,35 @@ impl Target {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
             {
                 bail!(
-                    "--storage: '{s}' is not a storage account name (3-24 lowercase letters and digits)"
+                    "{}: '{s}' is not a storage account name (3-24 lowercase letters and digits)",
+                    label(Field::Storage)
                 );
             }
         }
-        check_label("--workspace-name", &mut self.workspace_name, 1, 33, true)?;
-        check_label("--key-vault", &mut self.key_vault, 3, 24, true)?;
-        check_label("--acr", &mut self.container_registry, 5, 50, false)?;
-        check_label("--app-insights", &mut self.app_insights, 1, 260, true)?;
         check_label(
-            "--compute-instance",
+            label(Field::WorkspaceName),
+            &mut self.workspace_name,
+            1,
+            33,
+            true,
+        )?;
+        check_label(label(Field::KeyVault), &mut self.key_vault, 3, 24, true)?;
+        check_label(
+            label(Field::Acr),
+            &mut self.container_registry,
+            5,
+            50,
+            false,
+        )?;
+        check_label(
+            label(Field::AppInsights),
+            &mut self.app_insights,
+            1,
+            260,
+            true,
+        )?;
+        check_label(
+            label(Field::ComputeInstance),
             &mut self.compute_instance,
             2,
             24,
@@ -209,6 +240,50 @@ impl Target {
         let room = 63usize.saturating_sub(fixed);
         let name: String = name.to_ascii_lowercase().chars().take(room).collect();
         Some(format!("ml-{name}-{region}-{id}"))
+    }
+}
+
+/// Where a target value came from, so an error names what the user typed.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// A command-line flag.
+    Flags,
+    /// A workspace JSON document or the compute instance's environment.
+    Document,
+}
+
+#[derive(Clone, Copy)]
+enum Field {
+    WorkspaceId,
+    WorkspaceName,
+    Region,
+    Storage,
+    KeyVault,
+    Acr,
+    AppInsights,
+    ComputeInstance,
+}
+
+impl Origin {
+    fn label(self, field: Field) -> &'static str {
+        match (self, field) {
+            (Origin::Flags, Field::WorkspaceId) => "--workspace-id",
+            (Origin::Flags, Field::WorkspaceName) => "--workspace-name",
+            (Origin::Flags, Field::Region) => "--region",
+            (Origin::Flags, Field::Storage) => "--storage",
+            (Origin::Flags, Field::KeyVault) => "--key-vault",
+            (Origin::Flags, Field::Acr) => "--acr",
+            (Origin::Flags, Field::AppInsights) => "--app-insights",
+            (Origin::Flags, Field::ComputeInstance) => "--compute-instance",
+            (Origin::Document, Field::WorkspaceId) => "workspace GUID (workspaceId)",
+            (Origin::Document, Field::WorkspaceName) => "workspace name",
+            (Origin::Document, Field::Region) => "location",
+            (Origin::Document, Field::Storage) => "storage account",
+            (Origin::Document, Field::KeyVault) => "Key Vault name",
+            (Origin::Document, Field::Acr) => "container registry name",
+            (Origin::Document, Field::AppInsights) => "Application Insights name",
+            (Origin::Document, Field::ComputeInstance) => "compute instance name (CI_NAME)",
+        }
     }
 }
 
