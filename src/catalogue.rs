@@ -149,11 +149,28 @@ pub struct EndpointSpec {
     pub purpose: String,
     /// Documentation links (the source of the fact).
     pub docs: Vec<String>,
+    /// TLS on its TCP 443 ports (the default); `false` for a plain-TCP service.
+    pub tls: Option<bool>,
+    /// Path of one HTTP GET after the handshake, where the use is HTTP.
+    pub http: Option<String>,
+    /// Substrings of the issuer a genuine certificate of this service has
+    /// (organisation or common name); another issuer means TLS inspection.
+    pub expected_issuers: Option<Vec<String>>,
+}
+
+/// Values an entry takes when it does not set them itself.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Defaults {
+    http: Option<String>,
+    expected_issuers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogueFile {
+    #[serde(default)]
+    defaults: Defaults,
     #[serde(default)]
     endpoint: Vec<EndpointSpec>,
 }
@@ -254,7 +271,13 @@ impl Catalogue {
     fn merge_file(&mut self, name: &str, text: &str) -> Result<()> {
         let file: CatalogueFile =
             toml::from_str(text).map_err(|e| anyhow!("{name}: {}", one_line(&e.to_string())))?;
-        for spec in file.endpoint {
+        for mut spec in file.endpoint {
+            if spec.http.is_none() && spec.tls != Some(false) {
+                spec.http = file.defaults.http.clone();
+            }
+            if spec.expected_issuers.is_none() {
+                spec.expected_issuers = file.defaults.expected_issuers.clone();
+            }
             self.validate(name, &spec)?;
             match self.endpoints.iter_mut().find(|e| e.id == spec.id) {
                 Some(existing) => *existing = spec,
@@ -317,6 +340,14 @@ impl Catalogue {
         if spec.expect == Expect::Private && spec.privatelink_zone.is_none() {
             bail!(
                 "{file}: endpoint '{}': a private endpoint needs privatelink_zone",
+                spec.id
+            );
+        }
+        if let Some(path) = &spec.http
+            && !path.starts_with('/')
+        {
+            bail!(
+                "{file}: endpoint '{}': http path '{path}' should start with '/'",
                 spec.id
             );
         }

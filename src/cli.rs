@@ -17,7 +17,7 @@ use crate::diagnose::{AddressPolicy, DiagnoseSettings, Severity};
 use crate::lab::{self, Lab};
 use crate::local::{self, HostInfo};
 use crate::plan::Plan;
-use crate::probe::{ConnectTo, RunSettings};
+use crate::probe::{ConnectTo, RunSettings, TrustStore};
 use crate::report::{Environment, Format, Report};
 use crate::target::{Cloud, Target, TargetFlags};
 
@@ -46,7 +46,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the diagnosis (the default command).
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Print what would be probed, sending no traffic.
     Plan(PlanArgs),
     /// Run a real check against a private network simulated on loopback.
@@ -152,6 +152,10 @@ struct NetworkArgs {
         help_heading = "Network"
     )]
     only: Vec<AreaName>,
+    /// Also trust the CA certificates in this PEM file (repeatable); the system
+    /// store (SSL_CERT_FILE, SSL_CERT_DIR) is always used.
+    #[arg(long, value_name = "FILE", help_heading = "Network")]
+    ca_file: Vec<PathBuf>,
     /// Never send a packet beyond loopback (for tests and demonstrations).
     #[arg(long, env = "AMLNET_LOOPBACK_ONLY", value_parser = clap::builder::FalseyValueParser::new(), help_heading = "Network")]
     loopback_only: bool,
@@ -292,7 +296,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         None => run_check(cli.check),
-        Some(Command::Check(args)) => run_check(args),
+        Some(Command::Check(args)) => run_check(*args),
         Some(Command::Plan(args)) => run_plan(args),
         Some(Command::Demo(args)) => run_demo(args),
         Some(Command::Explain(args)) => run_explain(args),
@@ -428,6 +432,18 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         tcp: wanted(AreaName::Tcp),
         udp: wanted(AreaName::Udp),
         loopback_only: net.loopback_only,
+        trust: if wanted(AreaName::Tls) {
+            let extra = net
+                .ca_file
+                .iter()
+                .map(|p| TrustStore::read_pem(p))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow!(e))?;
+            Some(TrustStore::load(true, &extra).map_err(|e| anyhow!("--ca-file {e}"))?)
+        } else {
+            None
+        },
+        http: wanted(AreaName::Http) && wanted(AreaName::Tls),
     };
     let environment = Environment {
         resolvers: dns_servers.iter().map(|s| s.to_string()).collect(),
@@ -489,6 +505,9 @@ fn run_demo(args: DemoArgs) -> Result<u8> {
                 tcp: true,
                 udp: true,
                 loopback_only: true,
+                // The lab's own CA only: the demo must not depend on this machine's store.
+                trust: Some(TrustStore::load(false, &lab.trusted_roots()).map_err(|e| anyhow!(e))?),
+                http: true,
             },
             diagnose: DiagnoseSettings {
                 policy: AddressPolicy::new(lab.vnet_cidr.clone()),

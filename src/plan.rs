@@ -42,6 +42,14 @@ pub struct PlannedEndpoint {
     /// The wildcard this concrete host stands for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stands_for: Option<String>,
+    /// Whether a TLS handshake follows the TCP connect.
+    pub tls: bool,
+    /// Path of the HTTP request after the handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_path: Option<String>,
+    /// Issuer substrings of the service's genuine certificate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expected_issuers: Vec<String>,
 }
 
 /// A catalogue entry left out of the plan, and why.
@@ -197,10 +205,16 @@ fn expand_spec<'a>(
     let privatelink_zone = opt(&spec.privatelink_zone)?.map(|s| s.to_ascii_lowercase());
     let stands_for = opt(&spec.stands_for)?;
     let service_tag = expand(&spec.service_tag, vars)?;
+    let http_path = opt(&spec.http)?;
     Ok(spec
         .ports
         .iter()
-        .map(|p| PlannedEndpoint {
+        .map(|p| {
+            // HTTPS is TCP 443 unless the entry says otherwise; nothing else gets TLS.
+            let tls = p.protocol == Protocol::Tcp && p.port == 443 && spec.tls != Some(false);
+            (p, tls)
+        })
+        .map(|(p, tls)| PlannedEndpoint {
             id: spec.id.clone(),
             group: spec.group.clone(),
             host: host.clone(),
@@ -215,6 +229,9 @@ fn expand_spec<'a>(
             privatelink_zone: privatelink_zone.clone(),
             privatelink_name: privatelink_name.clone(),
             stands_for: stands_for.clone(),
+            tls,
+            http_path: if tls { http_path.clone() } else { None },
+            expected_issuers: spec.expected_issuers.clone().unwrap_or_default(),
         })
         .collect())
 }

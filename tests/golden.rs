@@ -16,6 +16,11 @@ fn normalise(mut r: Value) -> String {
     r["tool"]["version"] = "<version>".into();
     for c in r["checks"].as_array_mut().unwrap() {
         c["elapsed_ms"] = 0.into();
+        for part in ["tls", "http"] {
+            if c[part].is_object() {
+                c[part]["elapsed_ms"] = 0.into();
+            }
+        }
     }
     let text = serde_json::to_string_pretty(&r).unwrap();
     let port = Regex::new(r"127\.0\.0\.1:\d+").unwrap();
@@ -28,6 +33,12 @@ fn normalise(mut r: Value) -> String {
 fn golden_report_storage_zone_unlinked() {
     let (_, r) = demo("storage-zone-unlinked");
     insta::assert_snapshot!("storage-zone-unlinked", normalise(r));
+}
+
+#[test]
+fn golden_report_tls_inspection() {
+    let (_, r) = demo("tls-inspection");
+    insta::assert_snapshot!("tls-inspection", normalise(r));
 }
 
 #[test]

@@ -12,7 +12,10 @@ use serde::Serialize;
 
 use crate::catalogue::{Expect, Protocol};
 use crate::plan::{Plan, PlannedEndpoint};
-use crate::probe::{NameObservation, NameOutcome, Observations, PathObservation, PathOutcome};
+use crate::probe::{
+    HttpObservation, NameObservation, NameOutcome, Observations, PathObservation, PathOutcome,
+    TlsFailure, TlsObservation,
+};
 pub use address::{AddressClass, AddressPolicy};
 
 /// How bad a finding is.
@@ -287,12 +290,12 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
         let service_tag = endpoints.first().map(|e| e.service_tag.clone());
         let mut check = path_check(path);
         let suppressed = failed_names.contains(&path.host);
-        let verdict: Option<(&'static str, Status)> = match &path.outcome {
-            PathOutcome::Open | PathOutcome::UdpAnswered | PathOutcome::UdpNoRejection => None,
-            PathOutcome::Refused => Some(("tcp-refused", fail_or_warn(severity))),
-            PathOutcome::TimedOut => Some(("tcp-timeout", fail_or_warn(severity))),
-            PathOutcome::Unreachable => Some(("tcp-unreachable", fail_or_warn(severity))),
-            PathOutcome::UdpRejected => Some(("udp-rejected", fail_or_warn(severity))),
+        let mut verdicts: Vec<(&'static str, Severity, String)> = Vec::new();
+        let tcp_code = match &path.outcome {
+            PathOutcome::Refused => Some("tcp-refused"),
+            PathOutcome::TimedOut => Some("tcp-timeout"),
+            PathOutcome::Unreachable => Some("tcp-unreachable"),
+            PathOutcome::UdpRejected => Some("udp-rejected"),
             PathOutcome::NotDialled(_) | PathOutcome::Failed(_) => {
                 check.status = Status::Skip;
                 None
@@ -302,36 +305,63 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
                 deadline_hits.push(format!("{} {}:{}", path.protocol, path.host, path.port));
                 None
             }
+            PathOutcome::Open | PathOutcome::UdpAnswered | PathOutcome::UdpNoRejection => None,
         };
-        if let Some((code, status)) = verdict {
-            if suppressed {
-                check.status = Status::Skip;
-                check.error = Some(format!(
-                    "{}; not judged because the name itself failed",
-                    check.error.clone().unwrap_or_default()
-                ));
+        if let Some(code) = tcp_code {
+            let dialled = path.dialled.map(|a| a.to_string()).unwrap_or_default();
+            let how = if path.via_connect_to {
+                " (via --connect-to)"
             } else {
-                check.status = status;
-                check.code = Some(code);
-                let dialled = path.dialled.map(|a| a.to_string()).unwrap_or_default();
-                let how = if path.via_connect_to {
-                    " (via --connect-to)"
-                } else {
-                    ""
-                };
+                ""
+            };
+            verdicts.push((
+                code,
+                severity,
+                format!(
+                    "{} {}:{} dialled at {dialled}{how}: {} after {} ms",
+                    path.protocol,
+                    path.host,
+                    path.port,
+                    check.error.clone().unwrap_or_default(),
+                    path.elapsed.as_millis()
+                ),
+            ));
+        }
+        let expected: Vec<String> = endpoints
+            .iter()
+            .flat_map(|e| e.expected_issuers.clone())
+            .collect();
+        if let Some(tls) = &path.tls {
+            verdicts.extend(judge_tls(&path.host, path.port, tls, &expected, severity));
+        }
+        if let Some(http) = &path.http {
+            verdicts.extend(judge_http(&path.host, http, severity));
+        }
+        if !verdicts.is_empty() && suppressed {
+            check.status = Status::Skip;
+            check.error = Some("not judged because the name itself failed".to_string());
+        } else if !verdicts.is_empty() {
+            let worst = verdicts.iter().map(|v| v.1).min().unwrap_or(Severity::Info);
+            check.status = match worst {
+                Severity::Error => Status::Fail,
+                Severity::Warning => Status::Warn,
+                Severity::Info => check.status,
+            };
+            let main = verdicts
+                .iter()
+                .find(|v| v.1 == worst)
+                .unwrap_or(&verdicts[0]);
+            check.code = Some(main.0);
+            if worst != Severity::Info || check.error.is_none() {
+                check.error = Some(strip_host(&main.2, &path.host));
+            }
+            for (code, sev, evidence) in verdicts {
                 collector.add(
                     code,
-                    severity,
+                    sev,
                     Hit {
                         label: format!("{}:{}", path.host, path.port),
-                        evidence: format!(
-                            "{} {}:{} dialled at {dialled}{how}: {} after {} ms",
-                            path.protocol,
-                            path.host,
-                            path.port,
-                            check.error.clone().unwrap_or_default(),
-                            path.elapsed.as_millis()
-                        ),
+                        evidence,
                         zone: None,
                         service_tag: service_tag.clone(),
                     },
@@ -361,12 +391,192 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
     }
 }
 
-fn fail_or_warn(severity: Severity) -> Status {
-    if severity == Severity::Error {
-        Status::Fail
-    } else {
-        Status::Warn
+/// Evidence lines start with `tcp host:port`; the check already names its host.
+fn strip_host(evidence: &str, host: &str) -> String {
+    match evidence.find(host) {
+        Some(i) if i < 8 => evidence[i + host.len()..]
+            .trim_start_matches(|c: char| c == ':' || c.is_ascii_digit() || c == ' ')
+            .to_string(),
+        _ => evidence.to_string(),
     }
+}
+
+/// The CN of a DN, or the DN when it has none.
+fn common_name(dn: &str) -> String {
+    dn.split(',')
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix("CN="))
+        .map(str::to_string)
+        .unwrap_or_else(|| dn.to_string())
+}
+
+type PathVerdict = (&'static str, Severity, String);
+
+fn judge_tls(
+    host: &str,
+    port: u16,
+    tls: &TlsObservation,
+    expected: &[String],
+    severity: Severity,
+) -> Vec<PathVerdict> {
+    let issuer = tls.chain.first().map(|c| c.issuer.clone());
+    let inspected = match &issuer {
+        Some(i) if !expected.is_empty() => {
+            let lower = i.to_ascii_lowercase();
+            !expected
+                .iter()
+                .any(|x| lower.contains(&x.to_ascii_lowercase()))
+        }
+        _ => false,
+    };
+    let by = issuer
+        .as_deref()
+        .map(common_name)
+        .unwrap_or_else(|| "an unknown issuer".into());
+    let at = format!("tls {host}:{port}");
+    let verdict = match &tls.failure {
+        None if inspected => (
+            "tls-inspected",
+            Severity::Info,
+            format!(
+                "{at}: TLS inspection: certificate issued by {by}, not by the service's CA ({}); trusted by this machine",
+                expected.join(" or ")
+            ),
+        ),
+        None => return Vec::new(),
+        Some(TlsFailure::Untrusted(reason)) if inspected => (
+            "tls-untrusted",
+            severity,
+            format!("{at}: TLS inspection: certificate issued by {by} ({reason})"),
+        ),
+        Some(TlsFailure::Untrusted(reason)) => (
+            "tls-untrusted",
+            severity,
+            format!("{at}: {reason}; issued by {by}"),
+        ),
+        Some(TlsFailure::Expired(reason)) => {
+            let validity = tls
+                .chain
+                .first()
+                .map(|c| format!("valid from {} to {}", c.not_before, c.not_after))
+                .unwrap_or_default();
+            (
+                "tls-clock-skew",
+                severity,
+                format!(
+                    "{at}: {reason}: {validity}, this machine's clock reads {}; issued by {by}",
+                    crate::probe::tls::now_rfc3339()
+                ),
+            )
+        }
+        Some(TlsFailure::Reset) => (
+            "tls-reset",
+            severity,
+            format!("{at}: TCP opened, reset right after the ClientHello (SNI {host})"),
+        ),
+        Some(TlsFailure::Closed) => (
+            "tls-reset",
+            severity,
+            format!(
+                "{at}: TCP opened, closed without an answer right after the ClientHello (SNI {host})"
+            ),
+        ),
+        Some(TlsFailure::TimedOut) => (
+            "tls-timeout",
+            severity,
+            format!(
+                "{at}: TCP opened, no ServerHello after {} ms (filtering, or an MTU black hole on a VPN)",
+                tls.elapsed.as_millis()
+            ),
+        ),
+        Some(TlsFailure::Other(message)) => ("tls-failed", severity, format!("{at}: {message}")),
+    };
+    vec![verdict]
+}
+
+/// Words of proxies and firewalls in `Server` headers and block pages.
+const DENIAL_SERVERS: &[&str] = &[
+    "squid",
+    "zscaler",
+    "fortigate",
+    "bluecoat",
+    "palo alto",
+    "pan-os",
+    "firewall",
+    "proxy",
+    "netskope",
+    "forcepoint",
+    "sophos",
+    "mcafee",
+];
+const DENIAL_WORDS: &[&str] = &[
+    "access denied",
+    "blocked",
+    "action: deny",
+    "web policy",
+    "url filtering",
+    "not allowed by",
+    "policy violation",
+];
+
+fn judge_http(host: &str, http: &HttpObservation, severity: Severity) -> Vec<PathVerdict> {
+    let Some(status) = http.status else {
+        let why = http.error.clone().unwrap_or_else(|| "no answer".into());
+        return vec![(
+            "http-failed",
+            severity,
+            format!("http {host}: GET {}: {why}", http.url),
+        )];
+    };
+    let server = http.server.clone().unwrap_or_default();
+    let lower_server = server.to_ascii_lowercase();
+    let body = http.body_start.to_ascii_lowercase();
+    let service_itself =
+        lower_server.contains("microsoft") || lower_server.contains("windows-azure");
+    let denial_status = matches!(status, 403 | 407 | 451 | 502 | 503);
+    let named_by = if status == 470 {
+        Some("Azure Firewall (status 470)".to_string())
+    } else if denial_status && !service_itself {
+        if let Some(s) = DENIAL_SERVERS.iter().find(|s| lower_server.contains(*s)) {
+            let _ = s;
+            Some(format!("Server: {server}"))
+        } else if let Some(via) = &http.via {
+            Some(format!("Via: {via}"))
+        } else if DENIAL_WORDS.iter().any(|w| body.contains(w)) {
+            Some(if server.is_empty() {
+                "a block page".to_string()
+            } else {
+                format!("a block page (Server: {server})")
+            })
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    match named_by {
+        Some(who) => {
+            let title = page_title(&http.body_start)
+                .map(|t| format!(" \"{t}\""))
+                .unwrap_or_default();
+            vec![(
+                "http-blocked",
+                severity,
+                format!(
+                    "http {host}: GET {} answered {status} by {who}{title}",
+                    http.url
+                ),
+            )]
+        }
+        None => Vec::new(),
+    }
+}
+
+fn page_title(body: &str) -> Option<String> {
+    let lower = body.to_ascii_lowercase();
+    let start = lower.find("<title>")? + "<title>".len();
+    let end = lower[start..].find("</title>")? + start;
+    Some(body[start..end].trim().chars().take(80).collect())
 }
 
 fn zone_relevant(code: &str) -> bool {
@@ -570,11 +780,50 @@ fn path_check(path: &PathObservation) -> Check {
         udp_state,
         dialled: path.dialled.map(|a| a.to_string()),
         via_connect_to: path.via_connect_to,
-        tls: None,
-        http: None,
+        tls: path.tls.as_ref().map(tls_json),
+        http: path.http.as_ref().map(http_json),
         code: None,
         error,
     }
+}
+
+fn tls_json(tls: &TlsObservation) -> serde_json::Value {
+    let leaf = tls.chain.first();
+    let error = match &tls.failure {
+        None => None,
+        Some(TlsFailure::Untrusted(r) | TlsFailure::Expired(r) | TlsFailure::Other(r)) => {
+            Some(r.clone())
+        }
+        Some(TlsFailure::Reset) => Some("reset after the ClientHello".to_string()),
+        Some(TlsFailure::Closed) => Some("closed after the ClientHello".to_string()),
+        Some(TlsFailure::TimedOut) => Some("no ServerHello before the timeout".to_string()),
+    };
+    serde_json::json!({
+        "version": tls.version,
+        "alpn": tls.alpn,
+        "issuer": leaf.map(|c| c.issuer.clone()),
+        "subject": leaf.map(|c| c.subject.clone()),
+        "names": leaf.map(|c| c.names.clone()).unwrap_or_default(),
+        "not_before": leaf.map(|c| c.not_before.clone()),
+        "not_after": leaf.map(|c| c.not_after.clone()),
+        "chain_issuers": tls.chain.iter().map(|c| c.issuer.clone()).collect::<Vec<_>>(),
+        "verified": tls.verified,
+        "error": error,
+        "elapsed_ms": tls.elapsed.as_millis() as u64,
+    })
+}
+
+fn http_json(http: &HttpObservation) -> serde_json::Value {
+    serde_json::json!({
+        "url": http.url,
+        "status": http.status,
+        "server": http.server,
+        "via": http.via,
+        "location": http.location,
+        "via_proxy": http.via_proxy,
+        "error": http.error,
+        "elapsed_ms": http.elapsed.as_millis() as u64,
+    })
 }
 
 #[cfg(test)]
@@ -610,6 +859,8 @@ mod tests {
             via_connect_to: false,
             outcome,
             elapsed: Duration::from_millis(3000),
+            tls: None,
+            http: None,
         };
         Observations {
             names: vec![name],
@@ -672,5 +923,72 @@ mod tests {
         let d = diagnose(&plan, &obs, &settings);
         assert!(d.findings.is_empty());
         assert!(d.checks.iter().all(|c| c.status == Status::Pass));
+    }
+}
+
+#[cfg(test)]
+mod http_tests {
+    use super::*;
+
+    fn answer(status: u16, server: Option<&str>, via: Option<&str>, body: &str) -> HttpObservation {
+        HttpObservation {
+            url: "https://pypi.org/simple/".into(),
+            status: Some(status),
+            server: server.map(str::to_string),
+            via: via.map(str::to_string),
+            body_start: body.into(),
+            ..HttpObservation::default()
+        }
+    }
+
+    fn code_of(http: &HttpObservation) -> Option<&'static str> {
+        judge_http("pypi.org", http, Severity::Warning)
+            .first()
+            .map(|v| v.0)
+    }
+
+    #[test]
+    fn tells_a_denial_from_the_service() {
+        assert_eq!(
+            code_of(&answer(470, None, None, "Action: Deny. No rule matched.")),
+            Some("http-blocked")
+        );
+        assert_eq!(
+            code_of(&answer(403, Some("squid/5.7"), None, "")),
+            Some("http-blocked")
+        );
+        assert_eq!(
+            code_of(&answer(403, None, Some("1.1 proxy.corp"), "")),
+            Some("http-blocked")
+        );
+        assert_eq!(
+            code_of(&answer(
+                403,
+                Some("nginx"),
+                None,
+                "<title>Blocked</title> access denied"
+            )),
+            Some("http-blocked")
+        );
+        // The service's own answers, even refusals, mean the path works.
+        assert_eq!(
+            code_of(&answer(
+                403,
+                Some("Microsoft-HTTPAPI/2.0"),
+                None,
+                "access denied"
+            )),
+            None
+        );
+        assert_eq!(
+            code_of(&answer(404, Some("nginx"), None, "not found")),
+            None
+        );
+        assert_eq!(code_of(&answer(200, None, None, "")), None);
+        let failed = HttpObservation {
+            error: Some("operation timed out".into()),
+            ..HttpObservation::default()
+        };
+        assert_eq!(code_of(&failed), Some("http-failed"));
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod listeners;
 pub mod scenario;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -58,6 +59,8 @@ pub struct Lab {
     pub vnet_cidr: Vec<IpNet>,
     /// The address each lab host name resolves to.
     pub addresses: BTreeMap<String, IpAddr>,
+    /// CA certificates (PEM) the client of this scenario trusts.
+    pub trusted_pem: Vec<String>,
     _server: Option<Server<Catalog>>,
     tasks: Vec<JoinHandle<()>>,
     _filtered: Vec<listeners::FilteredPort>,
@@ -186,6 +189,65 @@ impl Lab {
             .await
             .context("lab: open TCP listener")?;
         tasks.push(t);
+
+        let faults_of = |id: &str, port: u16| -> Option<PathFault> {
+            scenario
+                .fault
+                .iter()
+                .filter(|f| f.matches(id) && f.port.is_none_or(|p| p == port))
+                .find_map(|f| f.path)
+        };
+        let mut tls_hosts: Vec<String> = plan
+            .endpoints
+            .iter()
+            .filter(|e| e.tls)
+            .map(|e| e.host.clone())
+            .collect();
+        tls_hosts.sort();
+        tls_hosts.dedup();
+        let used: Vec<PathFault> = plan
+            .endpoints
+            .iter()
+            .filter_map(|e| faults_of(&e.id, e.port))
+            .collect();
+        let lab_ca = tls::LabCa::new(tls::LAB_CA_NAME, "Microsoft Corporation (amlnet lab)")?;
+        let mut trusted_pem = vec![lab_ca.pem.clone()];
+        let (genuine, t) = tls::serve(&lab_ca, &tls_hosts, false, tls::Responder::Service).await?;
+        tasks.push(t);
+        let inspection = if used.iter().any(|f| {
+            matches!(
+                f,
+                PathFault::TlsInspection | PathFault::TlsInspectionTrusted | PathFault::HttpBlocked
+            )
+        }) {
+            let ca = tls::LabCa::new(tls::INSPECTION_CA_NAME, "Contoso Ltd")?;
+            if used.iter().any(|f| f.trusts_inspection()) {
+                trusted_pem.push(ca.pem.clone());
+            }
+            let blocked = plan
+                .endpoints
+                .iter()
+                .filter(|e| faults_of(&e.id, e.port) == Some(PathFault::HttpBlocked))
+                .map(|e| e.host.clone())
+                .collect();
+            let (addr, t) =
+                tls::serve(&ca, &tls_hosts, false, tls::Responder::BlockPage(blocked)).await?;
+            tasks.push(t);
+            Some(addr)
+        } else {
+            None
+        };
+        let expired = if used.contains(&PathFault::TlsExpired) {
+            let (addr, t) = tls::serve(&lab_ca, &tls_hosts, true, tls::Responder::Service).await?;
+            tasks.push(t);
+            Some(addr)
+        } else {
+            None
+        };
+        let (resetting, t) = tls::resetting().await.context("lab: resetting listener")?;
+        tasks.push(t);
+        let (silent, t) = tls::silent().await.context("lab: silent listener")?;
+        tasks.push(t);
         let (open_udp, t) = listeners::open_udp()
             .await
             .context("lab: open UDP socket")?;
@@ -199,15 +261,22 @@ impl Lab {
             let Some(ip) = addresses.get(&e.host) else {
                 continue;
             };
-            let path_fault = scenario
-                .fault
-                .iter()
-                .filter(|f| f.matches(&e.id) && f.port.is_none_or(|p| p == e.port))
-                .find_map(|f| f.path);
-            let to = match (e.protocol, path_fault) {
+            let to = match (e.protocol, faults_of(&e.id, e.port)) {
                 (Protocol::Tcp, Some(PathFault::Filtered)) => filtered.addr,
                 (Protocol::Tcp, Some(PathFault::Refused)) => refused.addr,
-                (Protocol::Tcp, _) => open_tcp,
+                (Protocol::Tcp, _) if !e.tls => open_tcp,
+                (Protocol::Tcp, Some(PathFault::TlsReset)) => resetting,
+                (Protocol::Tcp, Some(PathFault::TlsSilent)) => silent,
+                (
+                    Protocol::Tcp,
+                    Some(
+                        PathFault::TlsInspection
+                        | PathFault::TlsInspectionTrusted
+                        | PathFault::HttpBlocked,
+                    ),
+                ) => inspection.unwrap_or(genuine),
+                (Protocol::Tcp, Some(PathFault::TlsExpired)) => expired.unwrap_or(genuine),
+                (Protocol::Tcp, _) => genuine,
                 (Protocol::Udp, Some(PathFault::UdpClosed)) => closed_udp,
                 (Protocol::Udp, _) => open_udp,
             };
@@ -235,11 +304,23 @@ impl Lab {
             connect_to,
             vnet_cidr: scenario.vnet_cidr.clone(),
             addresses,
+            trusted_pem,
             _server: server,
             tasks,
             _filtered: filtered_ports,
             _refused: refused,
         })
+    }
+}
+
+impl Lab {
+    /// The trusted CA certificates as `--ca-file` contents would give them.
+    pub fn trusted_roots(&self) -> Vec<(String, Vec<u8>)> {
+        self.trusted_pem
+            .iter()
+            .enumerate()
+            .map(|(i, pem)| (format!("lab CA {}", i + 1), pem.as_bytes().to_vec()))
+            .collect()
     }
 }
 

@@ -36,6 +36,28 @@ pub enum PathFault {
     Refused,
     /// ICMP port unreachable for UDP.
     UdpClosed,
+    /// TCP opens, the connection is reset after the ClientHello (SNI filter).
+    TlsReset,
+    /// TCP opens, no ServerHello ever comes.
+    TlsSilent,
+    /// A firewall re-signs with its own CA, which this machine does not trust.
+    TlsInspection,
+    /// The same, with the firewall's CA in this machine's trust store.
+    TlsInspectionTrusted,
+    /// The service presents a certificate outside its validity period.
+    TlsExpired,
+    /// An inspecting firewall (trusted CA) answers with its block page.
+    HttpBlocked,
+}
+
+impl PathFault {
+    /// Whether the scenario's client trusts the inspection CA.
+    pub fn trusts_inspection(self) -> bool {
+        matches!(
+            self,
+            PathFault::TlsInspectionTrusted | PathFault::HttpBlocked
+        )
+    }
 }
 
 /// One fault.

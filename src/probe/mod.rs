@@ -4,7 +4,9 @@
 
 pub mod connect_to;
 pub mod dns;
+pub mod http;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 
 use std::collections::BTreeMap;
@@ -19,6 +21,8 @@ use crate::catalogue::Protocol;
 use crate::plan::Plan;
 pub use connect_to::ConnectTo;
 pub use dns::DnsServer;
+pub use http::HttpObservation;
+pub use tls::{TlsFailure, TlsObservation, TrustStore};
 
 /// How to run the probes.
 #[derive(Debug, Clone)]
@@ -39,6 +43,10 @@ pub struct RunSettings {
     pub udp: bool,
     /// Refuse to dial anything but loopback: the network rule of tests and `demo`.
     pub loopback_only: bool,
+    /// Trust for TLS handshakes; `None` skips TLS and HTTP.
+    pub trust: Option<TrustStore>,
+    /// Send the HTTP requests the plan asks for.
+    pub http: bool,
 }
 
 /// What happened to one name.
@@ -99,6 +107,10 @@ pub struct PathObservation {
     pub outcome: PathOutcome,
     /// Time spent.
     pub elapsed: Duration,
+    /// The TLS handshake, where the plan asks for one and TCP opened.
+    pub tls: Option<TlsObservation>,
+    /// The HTTP request, where the plan asks for one and TLS completed.
+    pub http: Option<HttpObservation>,
 }
 
 /// A reachability verdict.
@@ -149,15 +161,24 @@ pub async fn run(plan: &Plan, settings: &RunSettings) -> Result<Observations, St
     let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let settings = Arc::new(settings.clone());
 
-    let mut ports_by_host: BTreeMap<&str, Vec<(u16, Protocol)>> = BTreeMap::new();
+    let mut ports_by_host: BTreeMap<&str, Vec<PathSpec>> = BTreeMap::new();
     for e in &plan.endpoints {
         let ports = ports_by_host.entry(e.host.as_str()).or_default();
         let wanted = match e.protocol {
             Protocol::Tcp => settings.tcp,
             Protocol::Udp => settings.udp,
         };
-        if wanted && !ports.contains(&(e.port, e.protocol)) {
-            ports.push((e.port, e.protocol));
+        if wanted
+            && !ports
+                .iter()
+                .any(|p| p.port == e.port && p.protocol == e.protocol)
+        {
+            ports.push(PathSpec {
+                port: e.port,
+                protocol: e.protocol,
+                tls: e.tls && settings.trust.is_some(),
+                http_path: e.http_path.clone().filter(|_| settings.http),
+            });
         }
     }
 
@@ -169,11 +190,11 @@ pub async fn run(plan: &Plan, settings: &RunSettings) -> Result<Observations, St
         tasks.spawn(async move {
             let name = probe_name(&servers, &permits, &host, deadline).await;
             let mut dials = JoinSet::new();
-            for (port, protocol) in ports {
+            for spec in ports {
                 let (permits, settings, name) = (permits.clone(), settings.clone(), name.clone());
-                dials.spawn(async move {
-                    probe_path(&settings, &permits, &name, port, protocol, deadline).await
-                });
+                dials.spawn(
+                    async move { probe_path(&settings, &permits, &name, spec, deadline).await },
+                );
             }
             let mut paths = dials.join_all().await;
             paths.sort_by_key(|p| (p.protocol, p.port));
@@ -214,15 +235,24 @@ async fn probe_name(
         })
 }
 
+/// What to do on one path of a host.
+#[derive(Debug, Clone)]
+struct PathSpec {
+    port: u16,
+    protocol: Protocol,
+    tls: bool,
+    http_path: Option<String>,
+}
+
 async fn probe_path(
     settings: &RunSettings,
     permits: &Semaphore,
     name: &NameObservation,
-    port: u16,
-    protocol: Protocol,
+    spec: PathSpec,
     deadline: tokio::time::Instant,
 ) -> PathObservation {
     let started = Instant::now();
+    let (port, protocol) = (spec.port, spec.protocol);
     let resolved = name.addresses.first().copied();
     let rule = ConnectTo::find(&settings.connect_to, &name.host, resolved, port);
     let dialled = rule
@@ -236,6 +266,8 @@ async fn probe_path(
         via_connect_to: rule.is_some(),
         outcome: PathOutcome::NotDialled("the name did not resolve".into()),
         elapsed: Duration::ZERO,
+        tls: None,
+        http: None,
     };
     let Some(addr) = dialled else { return obs };
     if settings.loopback_only && !addr.ip().is_loopback() {
@@ -247,13 +279,48 @@ async fn probe_path(
     let work = async {
         let _permit = permits.acquire().await;
         match protocol {
-            Protocol::Tcp => tcp::probe(addr, settings.timeout).await,
-            Protocol::Udp => udp::probe(addr, settings.timeout).await,
+            Protocol::Udp => (udp::probe(addr, settings.timeout).await, None, None),
+            Protocol::Tcp => {
+                let (outcome, stream) = tcp::connect(addr, settings.timeout).await;
+                let (Some(stream), Some(trust)) =
+                    (stream.filter(|_| spec.tls), settings.trust.as_ref())
+                else {
+                    return (outcome, None, None);
+                };
+                let tls = tls::handshake(stream, &name.host, trust, settings.timeout).await;
+                let http = match (&spec.http_path, tls.failure.is_none()) {
+                    (Some(path), true) => {
+                        Some(http::get(&name.host, path, addr, trust, settings.timeout).await)
+                    }
+                    _ => None,
+                };
+                (outcome, Some(tls), http)
+            }
         }
     };
-    obs.outcome = tokio::time::timeout_at(deadline, work)
-        .await
-        .unwrap_or(PathOutcome::DeadlineExceeded);
+    match tokio::time::timeout_at(deadline, work).await {
+        Ok((outcome, tls, http)) => {
+            obs.outcome = outcome;
+            obs.tls = tls;
+            obs.http = http;
+        }
+        Err(_) => obs.outcome = PathOutcome::DeadlineExceeded,
+    }
     obs.elapsed = started.elapsed();
     obs
+}
+
+/// An error and its causes on one line (reqwest -> hyper -> io -> rustls),
+/// since the outermost message rarely says what happened.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
 }

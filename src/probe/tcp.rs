@@ -9,12 +9,12 @@ use tokio::net::TcpStream;
 
 use super::PathOutcome;
 
-/// Connects to `addr` and closes again at once.
-pub async fn probe(addr: SocketAddr, timeout: Duration) -> PathOutcome {
+/// Connects to `addr`; the open stream is handed back for a TLS handshake.
+pub async fn connect(addr: SocketAddr, timeout: Duration) -> (PathOutcome, Option<TcpStream>) {
     match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Ok(Ok(_stream)) => PathOutcome::Open,
-        Ok(Err(e)) => classify(&e),
-        Err(_) => PathOutcome::TimedOut,
+        Ok(Ok(stream)) => (PathOutcome::Open, Some(stream)),
+        Ok(Err(e)) => (classify(&e), None),
+        Err(_) => (PathOutcome::TimedOut, None),
     }
 }
 

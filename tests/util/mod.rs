@@ -116,6 +116,7 @@ pub const WS_CERT: &str =
 /// A lab running in this test process, on its own runtime.
 pub struct LabHandle {
     pub lab: Lab,
+    ca_dir: tempfile::TempDir,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -134,12 +135,24 @@ impl LabHandle {
                 &plan,
             ))
             .expect("lab starts");
-        LabHandle { lab, _rt: rt }
+        let ca_dir = tempfile::tempdir().unwrap();
+        std::fs::write(ca_dir.path().join("lab-ca.pem"), lab.trusted_pem.join("")).unwrap();
+        LabHandle {
+            lab,
+            ca_dir,
+            _rt: rt,
+        }
     }
 
-    /// `--dns-server` and one `--connect-to` per rule.
+    /// `--dns-server`, `--ca-file` with the lab's CA, and one `--connect-to` per rule.
     pub fn network_args(&self) -> Vec<String> {
-        let mut args = vec!["--dns-server".to_string(), self.lab.dns.to_string()];
+        let ca = self.ca_dir.path().join("lab-ca.pem").display().to_string();
+        let mut args = vec![
+            "--dns-server".to_string(),
+            self.lab.dns.to_string(),
+            "--ca-file".into(),
+            ca,
+        ];
         for rule in &self.lab.connect_to {
             args.push("--connect-to".into());
             args.push(rule.to_string());
