@@ -71,10 +71,12 @@ pub fn render(r: &Report) -> String {
             c.resolver.as_deref().unwrap_or("")
         ));
     }
-    out.push_str("\n## Paths\n\n| status | protocol | host | port | state | ms |\n|---|---|---|---|---|---|\n");
+    out.push_str(
+        "\n## Paths\n\n| status | protocol | host | port | state | TLS issuer | HTTP | ms |\n|---|---|---|---|---|---|---|---|\n",
+    );
     for c in r.checks.iter().filter(|c| c.area != Area::Dns) {
         out.push_str(&format!(
-            "| {} | {} | `{}` | {} | {} | {} |\n",
+            "| {} | {} | `{}` | {} | {} | {} | {} | {} |\n",
             status(c.status),
             c.protocol.map(|p| p.to_string()).unwrap_or_default(),
             c.host,
@@ -87,6 +89,17 @@ pub fn render(r: &Report) -> String {
                     .as_deref()
                     .unwrap_or("")
             ),
+            cell(
+                c.tls
+                    .as_ref()
+                    .and_then(|t| t["issuer"].as_str())
+                    .unwrap_or("")
+            ),
+            c.http
+                .as_ref()
+                .and_then(|h| h["status"].as_u64())
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
             c.elapsed_ms
         ));
     }

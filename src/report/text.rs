@@ -156,15 +156,27 @@ pub fn render(r: &Report, color: bool) -> String {
         for c in paths {
             let proto = c.protocol.map(|p| p.to_string()).unwrap_or_default();
             let what = format!("{proto}/{} {}", c.port.unwrap_or(0), c.host);
-            let state = c.tcp_state.or(c.udp_state).unwrap_or("-");
+            let mut state = c.tcp_state.or(c.udp_state).unwrap_or("-").to_string();
+            if let Some(tls) = &c.tls {
+                match tls["version"].as_str() {
+                    Some(v) => state.push_str(&format!(" · {v}")),
+                    None => state.push_str(" · TLS failed"),
+                }
+            }
+            if let Some(status) = c.http.as_ref().and_then(|h| h["status"].as_u64()) {
+                state.push_str(&format!(" · HTTP {status}"));
+            }
             let right = match c.status {
-                Status::Pass => format!("{state} {} ms", c.elapsed_ms),
+                Status::Pass => format!("{state} · {} ms", c.elapsed_ms),
                 Status::Skip => "skipped".to_string(),
-                _ => format!("{state} after {} ms", c.elapsed_ms),
+                _ => format!("{state} · {} ms", c.elapsed_ms),
             };
             line(&mut out, &p.status(c.status), &what, &right);
-            if let (true, Some(e)) = (c.status != Status::Pass, &c.error) {
+            if let (true, Some(e)) = (c.status != Status::Pass || c.code.is_some(), &c.error) {
                 wrap(&mut out, e, "          ", "        ");
+            }
+            if let (Some(code), Status::Pass) = (c.code, c.status) {
+                out.push_str(&format!("        ({code})\n"));
             }
         }
     }
