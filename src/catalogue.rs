@@ -14,18 +14,9 @@ use crate::target::Cloud;
 
 /// The built-in catalogue files, in the order they are merged.
 const BUILTIN: &[(&str, &str)] = &[
-    (
-        "probes/workspace.toml",
-        include_str!("../probes/workspace.toml"),
-    ),
-    (
-        "probes/dependencies.toml",
-        include_str!("../probes/dependencies.toml"),
-    ),
-    (
-        "probes/outbound.toml",
-        include_str!("../probes/outbound.toml"),
-    ),
+    ("probes/workspace.toml", include_str!("../probes/workspace.toml")),
+    ("probes/dependencies.toml", include_str!("../probes/dependencies.toml")),
+    ("probes/outbound.toml", include_str!("../probes/outbound.toml")),
     ("probes/repos.toml", include_str!("../probes/repos.toml")),
     ("probes/vscode.toml", include_str!("../probes/vscode.toml")),
 ];
@@ -86,23 +77,16 @@ pub struct PortSpec {
 impl FromStr for PortSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (proto, port) = s
-            .split_once('/')
-            .ok_or_else(|| format!("port '{s}' should look like tcp/443"))?;
+        let (proto, port) = s.split_once('/').ok_or_else(|| format!("port '{s}' should look like tcp/443"))?;
         let protocol = match proto {
             "tcp" => Protocol::Tcp,
             "udp" => Protocol::Udp,
             other => {
-                return Err(format!(
-                    "port '{s}': unknown protocol '{other}' (tcp or udp)"
-                ));
+                return Err(format!("port '{s}': unknown protocol '{other}' (tcp or udp)"));
             }
         };
-        let port = port
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| format!("port '{s}': not a port number"))?;
+        let port =
+            port.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| format!("port '{s}': not a port number"))?;
         Ok(PortSpec { protocol, port })
     }
 }
@@ -198,14 +182,10 @@ impl Catalogue {
     pub fn builtin() -> &'static Catalogue {
         static BUILT: OnceLock<Catalogue> = OnceLock::new();
         BUILT.get_or_init(|| {
-            let mut c = Catalogue {
-                endpoints: Vec::new(),
-                clouds: BTreeMap::new(),
-            };
+            let mut c = Catalogue { endpoints: Vec::new(), clouds: BTreeMap::new() };
             // The built-in files are part of the source tree and covered by tests;
             // a parse failure here is a build defect, not user input.
-            c.merge_clouds("probes/clouds.toml", BUILTIN_CLOUDS)
-                .expect("built-in clouds.toml parses");
+            c.merge_clouds("probes/clouds.toml", BUILTIN_CLOUDS).expect("built-in clouds.toml parses");
             for (name, text) in BUILTIN {
                 c.merge_file(name, text).expect("built-in catalogue parses");
             }
@@ -217,8 +197,8 @@ impl Catalogue {
     /// there extends the cloud table).
     pub fn with_extra_dir(dir: &Path) -> Result<Catalogue> {
         let mut c = Catalogue::builtin().clone();
-        let entries = std::fs::read_dir(dir)
-            .with_context(|| format!("--probes {}: cannot read the directory", dir.display()))?;
+        let entries =
+            std::fs::read_dir(dir).with_context(|| format!("--probes {}: cannot read the directory", dir.display()))?;
         let mut files: Vec<_> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
@@ -229,8 +209,7 @@ impl Catalogue {
         }
         for path in files {
             let name = path.display().to_string();
-            let text =
-                std::fs::read_to_string(&path).with_context(|| format!("{name}: cannot read"))?;
+            let text = std::fs::read_to_string(&path).with_context(|| format!("{name}: cannot read"))?;
             if path.file_name().is_some_and(|f| f == "clouds.toml") {
                 c.merge_clouds(&name, &text)?;
             } else {
@@ -241,20 +220,15 @@ impl Catalogue {
     }
 
     fn merge_clouds(&mut self, name: &str, text: &str) -> Result<()> {
-        let table: toml::Table =
-            toml::from_str(text).map_err(|e| anyhow!("{name}: {}", one_line(&e.to_string())))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| anyhow!("{name}: {}", one_line(&e.to_string())))?;
         for (cloud, value) in table {
-            let body = value
-                .as_table()
-                .ok_or_else(|| anyhow!("{name}: [{cloud}] should be a table"))?;
+            let body = value.as_table().ok_or_else(|| anyhow!("{name}: [{cloud}] should be a table"))?;
             let entry = self.clouds.entry(cloud.clone()).or_default();
             for (key, v) in body {
                 match (key.as_str(), v) {
                     ("regions", toml::Value::Array(list)) => {
                         for r in list {
-                            let r = r.as_str().ok_or_else(|| {
-                                anyhow!("{name}: [{cloud}] regions must be strings")
-                            })?;
+                            let r = r.as_str().ok_or_else(|| anyhow!("{name}: [{cloud}] regions must be strings"))?;
                             entry.regions.insert(r.to_string());
                         }
                     }
@@ -269,8 +243,7 @@ impl Catalogue {
     }
 
     fn merge_file(&mut self, name: &str, text: &str) -> Result<()> {
-        let file: CatalogueFile =
-            toml::from_str(text).map_err(|e| anyhow!("{name}: {}", one_line(&e.to_string())))?;
+        let file: CatalogueFile = toml::from_str(text).map_err(|e| anyhow!("{name}: {}", one_line(&e.to_string())))?;
         for mut spec in file.endpoint {
             if spec.http.is_none() && spec.tls != Some(false) {
                 spec.http = file.defaults.http.clone();
@@ -291,11 +264,7 @@ impl Catalogue {
         let known: BTreeSet<&str> = TARGET_VARS
             .iter()
             .copied()
-            .chain(
-                self.clouds
-                    .values()
-                    .flat_map(|c| c.names.keys().map(String::as_str)),
-            )
+            .chain(self.clouds.values().flat_map(|c| c.names.keys().map(String::as_str)))
             .collect();
         let templates = [
             Some(&spec.host),
@@ -303,28 +272,16 @@ impl Catalogue {
             spec.privatelink_zone.as_ref(),
             spec.stands_for.as_ref(),
         ];
-        for t in templates
-            .into_iter()
-            .flatten()
-            .chain(std::iter::once(&spec.service_tag))
-        {
-            for var in
-                placeholders(t).map_err(|e| anyhow!("{file}: endpoint '{}': {e}", spec.id))?
-            {
+        for t in templates.into_iter().flatten().chain(std::iter::once(&spec.service_tag)) {
+            for var in placeholders(t).map_err(|e| anyhow!("{file}: endpoint '{}': {e}", spec.id))? {
                 if !known.contains(var) {
-                    bail!(
-                        "{file}: endpoint '{}': unknown placeholder {{{var}}} in '{t}'",
-                        spec.id
-                    );
+                    bail!("{file}: endpoint '{}': unknown placeholder {{{var}}} in '{t}'", spec.id);
                 }
             }
         }
         for need in &spec.needs {
             if !TARGET_VARS.contains(&need.as_str()) {
-                bail!(
-                    "{file}: endpoint '{}': needs '{need}', which no target supplies",
-                    spec.id
-                );
+                bail!("{file}: endpoint '{}': needs '{need}', which no target supplies", spec.id);
             }
         }
         if let Some(clouds) = &spec.clouds {
@@ -338,24 +295,15 @@ impl Catalogue {
             bail!("{file}: endpoint '{}': no ports", spec.id);
         }
         if spec.expect == Expect::Private && spec.privatelink_zone.is_none() {
-            bail!(
-                "{file}: endpoint '{}': a private endpoint needs privatelink_zone",
-                spec.id
-            );
+            bail!("{file}: endpoint '{}': a private endpoint needs privatelink_zone", spec.id);
         }
         if let Some(path) = &spec.http
             && !path.starts_with('/')
         {
-            bail!(
-                "{file}: endpoint '{}': http path '{path}' should start with '/'",
-                spec.id
-            );
+            bail!("{file}: endpoint '{}': http path '{path}' should start with '/'", spec.id);
         }
         if !spec.required && spec.situation.is_none() {
-            bail!(
-                "{file}: endpoint '{}': not required, so it needs a situation",
-                spec.id
-            );
+            bail!("{file}: endpoint '{}': not required, so it needs a situation", spec.id);
         }
         Ok(())
     }
@@ -368,9 +316,7 @@ impl Catalogue {
 
 /// Whether `region` is a known region of `cloud` in the built-in table.
 pub fn known_region(cloud: Cloud, region: &str) -> bool {
-    Catalogue::builtin()
-        .cloud(cloud)
-        .is_some_and(|c| c.regions.contains(region))
+    Catalogue::builtin().cloud(cloud).is_some_and(|c| c.regions.contains(region))
 }
 
 /// The `{name}` placeholders of a template, in order.
@@ -379,15 +325,9 @@ pub fn placeholders(template: &str) -> Result<Vec<&str>, String> {
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         let after = &rest[start + 1..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed '{{' in '{template}'"))?;
+        let end = after.find('}').ok_or_else(|| format!("unclosed '{{' in '{template}'"))?;
         let var = &after[..end];
-        if var.is_empty()
-            || !var
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
-        {
+        if var.is_empty() || !var.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()) {
             return Err(format!("bad placeholder '{{{var}}}' in '{template}'"));
         }
         out.push(var);
@@ -420,13 +360,7 @@ mod tests {
         assert!(c.endpoints.len() > 40);
         for e in &c.endpoints {
             assert!(!e.docs.is_empty(), "{} has no source", e.id);
-            assert!(
-                e.docs
-                    .iter()
-                    .all(|d| d.starts_with("https://learn.microsoft.com/")),
-                "{}",
-                e.id
-            );
+            assert!(e.docs.iter().all(|d| d.starts_with("https://learn.microsoft.com/")), "{}", e.id);
         }
         assert!(known_region(Cloud::Public, "eastus"));
         assert!(!known_region(Cloud::Public, "usgovvirginia"));
@@ -446,9 +380,6 @@ mod tests {
         let err = c
             .merge_file("x.toml", "[[endpoint]]\nid='a'\ngroup='g'\nhost='{nope}.example'\nports=['tcp/1']\nexpect='public'\nrequired=true\nservice_tag='t'\npurpose='p'\ndocs=[]\n")
             .unwrap_err();
-        assert!(
-            err.to_string().contains("unknown placeholder {nope}"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("unknown placeholder {nope}"), "{err}");
     }
 }

@@ -30,9 +30,7 @@ pub struct CheckRequest {
 pub async fn check(request: CheckRequest) -> Result<Report> {
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let clock = Instant::now();
-    let observations = probe::run(&request.plan, &request.run)
-        .await
-        .map_err(|e| anyhow!(e))?;
+    let observations = probe::run(&request.plan, &request.run).await.map_err(|e| anyhow!(e))?;
     let diagnosis = diagnose::diagnose(&request.plan, &observations, &request.diagnose);
     let mut environment = request.environment;
     environment.address_rule = Some(request.diagnose.policy.rule());

@@ -15,9 +15,12 @@ use crate::catalogue::Catalogue;
 use crate::check::{CheckRequest, check};
 use crate::diagnose::{AddressPolicy, DiagnoseSettings, Severity};
 use crate::lab::{self, Lab};
-use crate::local::{self, HostInfo};
+use crate::local::hosts::HostsEntry;
+use crate::local::proxy;
+use crate::local::resolv::AZURE_DNS;
+use crate::local::{self, HostInfo, Machine, MachinePaths};
 use crate::plan::Plan;
-use crate::probe::{ConnectTo, RunSettings, TrustStore};
+use crate::probe::{ConnectTo, ProxyRoute, RunSettings, TrustStore};
 use crate::report::{Environment, Format, Report};
 use crate::target::{Cloud, Target, TargetFlags};
 
@@ -127,12 +130,7 @@ struct NetworkArgs {
     #[arg(long, value_name = "IP[:PORT]", value_parser = local::parse_dns_server, help_heading = "Network")]
     dns_server: Vec<std::net::SocketAddr>,
     /// Read the system resolvers from this file.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "/etc/resolv.conf",
-        help_heading = "Network"
-    )]
+    #[arg(long, value_name = "FILE", default_value = "/etc/resolv.conf", help_heading = "Network")]
     resolv_conf: PathBuf,
     /// What counts as inside the VNet (repeatable); default RFC 1918 and 100.64.0.0/10.
     #[arg(long, value_name = "CIDR", help_heading = "Network")]
@@ -144,18 +142,21 @@ struct NetworkArgs {
     #[arg(long, value_enum, value_name = "AREA", help_heading = "Network")]
     skip: Vec<AreaName>,
     /// Run only these areas (repeatable).
-    #[arg(
-        long,
-        value_enum,
-        value_name = "AREA",
-        conflicts_with = "skip",
-        help_heading = "Network"
-    )]
+    #[arg(long, value_enum, value_name = "AREA", conflicts_with = "skip", help_heading = "Network")]
     only: Vec<AreaName>,
     /// Also trust the CA certificates in this PEM file (repeatable); the system
     /// store (SSL_CERT_FILE, SSL_CERT_DIR) is always used.
     #[arg(long, value_name = "FILE", help_heading = "Network")]
     ca_file: Vec<PathBuf>,
+    /// Read proxy variables from this shell startup file [default: $HOME/.bashrc].
+    #[arg(long, value_name = "FILE", help_heading = "This machine")]
+    bashrc: Option<PathBuf>,
+    /// Hosts file that may pin Azure names.
+    #[arg(long, value_name = "FILE", default_value = "/etc/hosts", help_heading = "This machine")]
+    hosts_file: PathBuf,
+    /// Azure DNS, asked too when the resolver is a custom one [default: 168.63.129.16].
+    #[arg(long, value_name = "IP[:PORT]", value_parser = local::parse_dns_server, help_heading = "Network")]
+    azure_dns: Option<std::net::SocketAddr>,
     /// Never send a packet beyond loopback (for tests and demonstrations).
     #[arg(long, env = "AMLNET_LOOPBACK_ONLY", value_parser = clap::builder::FalseyValueParser::new(), help_heading = "Network")]
     loopback_only: bool,
@@ -166,13 +167,7 @@ struct NetworkArgs {
 #[derive(Args, Debug, Clone)]
 struct OutputArgs {
     /// Report format.
-    #[arg(
-        long,
-        short = 'o',
-        value_enum,
-        default_value = "text",
-        help_heading = "Output"
-    )]
+    #[arg(long, short = 'o', value_enum, default_value = "text", help_heading = "Output")]
     output: Format,
     /// Write the report to FILE instead of standard output.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
@@ -262,13 +257,7 @@ pub fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::from(EXIT_USAGE);
             }
-            let first = e
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or("bad usage")
-                .trim_start_matches("error: ")
-                .to_string();
+            let first = e.to_string().lines().next().unwrap_or("bad usage").trim_start_matches("error: ").to_string();
             eprintln!("amlnet: {first} (see amlnet --help)");
             return ExitCode::from(EXIT_USAGE);
         }
@@ -287,10 +276,7 @@ pub fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 fn run(cli: Cli) -> Result<u8> {
@@ -308,8 +294,7 @@ fn run(cli: Cli) -> Result<u8> {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s)
-        .map_err(|e| format!("'{s}': {e} (examples: 3s, 500ms, 1m)"))?;
+    let d = humantime::parse_duration(s).map_err(|e| format!("'{s}': {e} (examples: 3s, 500ms, 1m)"))?;
     if d.is_zero() {
         return Err(format!("'{s}': must be more than zero"));
     }
@@ -329,15 +314,12 @@ fn build_target(args: &TargetArgs) -> Result<(Target, Catalogue)> {
         None => None,
         Some("-") => {
             let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("--workspace-json -: cannot read standard input")?;
+            std::io::stdin().read_to_string(&mut text).context("--workspace-json -: cannot read standard input")?;
             Some(("--workspace-json (stdin)".to_string(), text))
         }
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| anyhow!("--workspace-json {path}: {e}"))?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| anyhow!("--workspace-json {path}: not UTF-8 text"))?;
+            let text = String::from_utf8(bytes).map_err(|_| anyhow!("--workspace-json {path}: not UTF-8 text"))?;
             Some((format!("--workspace-json {path}"), text))
         }
     };
@@ -352,21 +334,13 @@ fn build_target(args: &TargetArgs) -> Result<(Target, Catalogue)> {
         app_insights: args.app_insights.clone(),
         compute_instance: args.compute_instance.clone(),
     };
-    let target = Target::resolve(
-        json.as_ref().map(|(s, t)| (s.as_str(), t.as_str())),
-        &flags,
-        &env_var,
-    )?;
+    let target = Target::resolve(json.as_ref().map(|(s, t)| (s.as_str(), t.as_str())), &flags, &env_var)?;
     Ok((target, catalogue))
 }
 
 fn filter_groups(plan: &mut Plan, skip: &[AreaName], only: &[AreaName]) {
     let wanted = |area: AreaName| {
-        if only.is_empty() {
-            !skip.contains(&area)
-        } else {
-            only.contains(&area)
-        }
+        if only.is_empty() { !skip.contains(&area) } else { only.contains(&area) }
     };
     let (repos, vscode) = (wanted(AreaName::Repos), wanted(AreaName::Vscode));
     plan.retain(|e| match e.group.as_str() {
@@ -402,27 +376,52 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         bail!("nothing to check: every catalogue entry was left out (see `amlnet plan`)");
     }
     let wanted = |area: AreaName| {
-        if net.only.is_empty() {
-            !net.skip.contains(&area)
-        } else {
-            net.only.contains(&area)
-        }
+        if net.only.is_empty() { !net.skip.contains(&area) } else { net.only.contains(&area) }
     };
+    let machine = Machine::read(
+        &MachinePaths {
+            bashrc: net.bashrc.clone(),
+            hosts_file: net.hosts_file.clone(),
+            resolv_conf: net.resolv_conf.clone(),
+        },
+        &env_var,
+    );
     let (dns_servers, source) = if net.dns_server.is_empty() {
-        (
-            local::resolv_conf_servers(&net.resolv_conf)?,
-            net.resolv_conf.display().to_string(),
-        )
+        match &machine.resolv {
+            Some(rc) if !rc.nameservers.is_empty() => (rc.servers(), rc.path.clone()),
+            Some(rc) => bail!("{}: no nameserver lines (give --dns-server)", rc.path),
+            None => bail!("{} (give --dns-server or --resolv-conf)", machine.resolv_error.clone().unwrap_or_default()),
+        }
     } else {
         (net.dns_server.clone(), "--dns-server".to_string())
     };
     if net.loopback_only
         && let Some(outside) = dns_servers.iter().find(|s| !s.ip().is_loopback())
     {
-        bail!(
-            "--loopback-only: the DNS server {outside} is not on loopback (give --dns-server 127.0.0.1:PORT)"
-        );
+        bail!("--loopback-only: the DNS server {outside} is not on loopback (give --dns-server 127.0.0.1:PORT)");
     }
+    let azure: std::net::SocketAddr = (AZURE_DNS.parse::<std::net::IpAddr>().expect("constant address"), 53).into();
+    let uses_azure_dns = dns_servers.iter().any(|s| s.ip() == azure.ip());
+    // With a custom resolver, Azure DNS is asked too, to tell a missing
+    // forwarder from a missing zone; never when the resolver is Azure DNS.
+    let azure_dns = net.azure_dns.or((!uses_azure_dns).then_some(azure));
+    let proxy_route = if wanted(AreaName::Proxy) {
+        let get = |n: &str| machine.env(n);
+        proxy::https_proxy_value(&get).and_then(|(variable, value)| {
+            let url = proxy::parse_proxy_url(&value).ok()?;
+            Some(ProxyRoute {
+                url,
+                addr: None,
+                no_proxy: proxy::no_proxy_value(&get).map(|(_, v)| v).unwrap_or_default(),
+                variable,
+            })
+        })
+    } else {
+        None
+    };
+    let planned: Vec<&str> = plan.hosts();
+    let pinned: Vec<HostsEntry> =
+        machine.hosts.iter().filter(|h| planned.contains(&h.name.as_str())).cloned().collect();
     let run = RunSettings {
         dns_servers: dns_servers.clone(),
         connect_to: net.connect_to.clone(),
@@ -444,24 +443,38 @@ fn run_check(args: CheckArgs) -> Result<u8> {
             None
         },
         http: wanted(AreaName::Http) && wanted(AreaName::Tls),
+        proxy: proxy_route,
+        azure_dns,
+        hosts_overrides: pinned.clone(),
     };
+    let mut notes: Vec<String> = machine
+        .bashrc
+        .iter()
+        .flat_map(|f| f.notes.iter())
+        .map(|n| match n.line {
+            Some(l) => format!("{} line {l}: {}", n.file, n.message),
+            None => format!("{}: {}", n.file, n.message),
+        })
+        .collect();
+    notes.extend(machine.resolv_error.clone());
     let environment = Environment {
         resolvers: dns_servers.iter().map(|s| s.to_string()).collect(),
         resolvers_source: source,
-        proxy: local::proxy_variables(&env_var),
-        ..Environment::default()
+        proxy: machine.proxy_report(),
+        hosts_overrides: pinned,
+        interfaces: machine.interfaces.clone(),
+        resolv_conf: machine.resolv.clone(),
+        uses_azure_dns,
+        notes,
+        address_rule: None,
     };
     let diagnose = DiagnoseSettings {
         policy: AddressPolicy::new(net.vnet_cidr.clone()),
         judge_dns: wanted(AreaName::Dns),
+        machine,
+        judge_local: wanted(AreaName::Local),
     };
-    let request = CheckRequest {
-        plan,
-        run,
-        diagnose,
-        environment,
-        host: HostInfo::detect(),
-    };
+    let request = CheckRequest { plan, run, diagnose, environment, host: HostInfo::detect() };
     let report = runtime()?.block_on(check(request))?;
     emit(&report, &args.output)
 }
@@ -477,11 +490,7 @@ fn run_demo(args: DemoArgs) -> Result<u8> {
     }
     let scenario = lab::find(&args.scenario).ok_or_else(|| {
         let names: Vec<&str> = lab::scenarios().iter().map(|s| s.name.as_str()).collect();
-        anyhow!(
-            "--scenario {}: no such scenario (one of: {})",
-            args.scenario,
-            names.join(", ")
-        )
+        anyhow!("--scenario {}: no such scenario (one of: {})", args.scenario, names.join(", "))
     })?;
     let target = lab::lab_target();
     let plan = Plan::build(Catalogue::builtin(), &target);
@@ -489,10 +498,7 @@ fn run_demo(args: DemoArgs) -> Result<u8> {
     let report = rt.block_on(async {
         let lab = Lab::start(scenario, &plan).await?;
         if std::io::stderr().is_terminal() {
-            eprintln!(
-                "amlnet demo: scenario '{}' on a lab network at {} (loopback only)",
-                scenario.name, lab.dns
-            );
+            eprintln!("amlnet demo: scenario '{}' on a lab network at {} (loopback only)", scenario.name, lab.dns);
         }
         let request = CheckRequest {
             plan: plan.clone(),
@@ -508,10 +514,16 @@ fn run_demo(args: DemoArgs) -> Result<u8> {
                 // The lab's own CA only: the demo must not depend on this machine's store.
                 trust: Some(TrustStore::load(false, &lab.trusted_roots()).map_err(|e| anyhow!(e))?),
                 http: true,
+                proxy: None,
+                azure_dns: lab.azure_dns,
+                hosts_overrides: Vec::new(),
             },
+            // The demo judges the simulated network, not this machine's own setup.
             diagnose: DiagnoseSettings {
                 policy: AddressPolicy::new(lab.vnet_cidr.clone()),
                 judge_dns: true,
+                machine: Machine::default(),
+                judge_local: false,
             },
             environment: Environment {
                 resolvers: vec![lab.dns.to_string()],
@@ -537,27 +549,12 @@ fn run_explain(args: ExplainArgs) -> Result<u8> {
         write_stdout(&text)?;
         return Ok(EXIT_OK);
     };
-    let info = codes::lookup(&code).ok_or_else(|| {
-        anyhow!("explain: unknown finding code '{code}' (amlnet explain lists them)")
-    })?;
+    let info = codes::lookup(&code)
+        .ok_or_else(|| anyhow!("explain: unknown finding code '{code}' (amlnet explain lists them)"))?;
     let mut text = format!("{}: {}\n\n", info.code, info.title);
-    let wrap = |s: &str| {
-        textwrap::fill(
-            s,
-            textwrap::Options::new(78)
-                .initial_indent("  ")
-                .subsequent_indent("  "),
-        )
-    };
-    text.push_str(&format!(
-        "Cause\n{}\n\nFix\n{}\n\n",
-        wrap(info.cause),
-        wrap(info.remedy)
-    ));
-    text.push_str(&format!(
-        "Workspace diagnostics category: {}\n",
-        info.category
-    ));
+    let wrap = |s: &str| textwrap::fill(s, textwrap::Options::new(78).initial_indent("  ").subsequent_indent("  "));
+    text.push_str(&format!("Cause\n{}\n\nFix\n{}\n\n", wrap(info.cause), wrap(info.remedy)));
+    text.push_str(&format!("Workspace diagnostics category: {}\n", info.category));
     if info.code.starts_with("tcp-") || info.code.starts_with("udp-") {
         text.push_str("\nInbound rules cannot be tested from inside: a compute with a public IP also needs\nAzureMachineLearning TCP 44224 inbound (older setups: BatchNodeManagement 29876-29877).\n");
     }
@@ -572,10 +569,7 @@ fn run_explain(args: ExplainArgs) -> Result<u8> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
 fn emit(report: &Report, out: &OutputArgs) -> Result<u8> {
@@ -584,9 +578,7 @@ fn emit(report: &Report, out: &OutputArgs) -> Result<u8> {
     colored::control::set_override(color);
     let text = report.render(out.output, color);
     match &out.out {
-        Some(path) => {
-            std::fs::write(path, text).map_err(|e| anyhow!("--out {}: {e}", path.display()))?
-        }
+        Some(path) => std::fs::write(path, text).map_err(|e| anyhow!("--out {}: {e}", path.display()))?,
         None => write_stdout(&text)?,
     }
     let threshold = match out.fail_on {

@@ -9,50 +9,22 @@ use serde_json::Value;
 
 fn load(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let doc: Value = serde_json::from_str(&text)
-        .map_err(|e| anyhow!("{}: not valid JSON: {e}", path.display()))?;
+    let doc: Value = serde_json::from_str(&text).map_err(|e| anyhow!("{}: not valid JSON: {e}", path.display()))?;
     match doc.get("schema_version").and_then(Value::as_u64) {
         Some(1) => Ok(doc),
-        Some(v) => bail!(
-            "{}: schema_version {v} is not supported (expected 1)",
-            path.display()
-        ),
-        None => bail!(
-            "{}: not an amlnet JSON report (no schema_version)",
-            path.display()
-        ),
+        Some(v) => bail!("{}: schema_version {v} is not supported (expected 1)", path.display()),
+        None => bail!("{}: not an amlnet JSON report (no schema_version)", path.display()),
     }
 }
 
 /// (code, host) -> severity, one entry per host of each finding.
 fn findings(doc: &Value) -> BTreeMap<(String, String), String> {
     let mut out = BTreeMap::new();
-    for f in doc
-        .get("findings")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let code = f
-            .get("code")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string();
-        let sev = f
-            .get("severity")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string();
-        for h in f
-            .get("hosts")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            out.insert(
-                (code.clone(), h.as_str().unwrap_or("?").to_string()),
-                sev.clone(),
-            );
+    for f in doc.get("findings").and_then(Value::as_array).into_iter().flatten() {
+        let code = f.get("code").and_then(Value::as_str).unwrap_or("?").to_string();
+        let sev = f.get("severity").and_then(Value::as_str).unwrap_or("?").to_string();
+        for h in f.get("hosts").and_then(Value::as_array).into_iter().flatten() {
+            out.insert((code.clone(), h.as_str().unwrap_or("?").to_string()), sev.clone());
         }
     }
     out
@@ -63,12 +35,7 @@ fn statuses(doc: &Value) -> BTreeMap<String, String> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|c| {
-            Some((
-                c.get("id")?.as_str()?.to_string(),
-                c.get("status")?.as_str()?.to_string(),
-            ))
-        })
+        .filter_map(|c| Some((c.get("id")?.as_str()?.to_string(), c.get("status")?.as_str()?.to_string())))
         .collect()
 }
 
@@ -88,10 +55,7 @@ pub fn run(old: &Path, new: &Path) -> Result<String> {
         out.push_str(&format!("  + {} {}  {}\n", fb[*k], k.0, k.1));
     }
     let (sa, sb) = (statuses(&a), statuses(&b));
-    let changed: Vec<_> = sb
-        .iter()
-        .filter_map(|(id, s)| sa.get(id).filter(|o| *o != s).map(|o| (id, o, s)))
-        .collect();
+    let changed: Vec<_> = sb.iter().filter_map(|(id, s)| sa.get(id).filter(|o| *o != s).map(|o| (id, o, s))).collect();
     out.push_str(&format!("Checks that changed ({})\n", changed.len()));
     for (id, was, now) in changed {
         out.push_str(&format!("  {id}: {was} -> {now}\n"));

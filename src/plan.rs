@@ -80,35 +80,19 @@ impl Plan {
         let cloud = target.cloud.as_str();
         let base = base_vars(catalogue, target);
         for spec in &catalogue.endpoints {
-            if spec
-                .clouds
-                .as_ref()
-                .is_some_and(|c| !c.iter().any(|x| x == cloud))
-            {
-                omitted.push(Omission {
-                    id: spec.id.clone(),
-                    reason: format!("not documented for the {cloud} cloud"),
-                });
+            if spec.clouds.as_ref().is_some_and(|c| !c.iter().any(|x| x == cloud)) {
+                omitted.push(Omission { id: spec.id.clone(), reason: format!("not documented for the {cloud} cloud") });
                 continue;
             }
             if let Some(need) = spec.needs.iter().find(|n| !base.contains_key(n.as_str())) {
-                omitted.push(Omission {
-                    id: spec.id.clone(),
-                    reason: missing_reason(need, cloud),
-                });
+                omitted.push(Omission { id: spec.id.clone(), reason: missing_reason(need, cloud) });
                 continue;
             }
             let per_account = spec.host.contains("{storage}");
-            let accounts: Vec<Option<&String>> = if per_account {
-                target.storage_accounts.iter().map(Some).collect()
-            } else {
-                vec![None]
-            };
+            let accounts: Vec<Option<&String>> =
+                if per_account { target.storage_accounts.iter().map(Some).collect() } else { vec![None] };
             if accounts.is_empty() {
-                omitted.push(Omission {
-                    id: spec.id.clone(),
-                    reason: missing_reason("storage", cloud),
-                });
+                omitted.push(Omission { id: spec.id.clone(), reason: missing_reason("storage", cloud) });
                 continue;
             }
             for account in accounts {
@@ -126,30 +110,19 @@ impl Plan {
                         endpoints.extend(list)
                     }
                     Err(var) => {
-                        omitted.push(Omission {
-                            id: spec.id.clone(),
-                            reason: missing_reason(var, cloud),
-                        });
+                        omitted.push(Omission { id: spec.id.clone(), reason: missing_reason(var, cloud) });
                         break;
                     }
                 }
             }
         }
-        Plan {
-            target: target.clone(),
-            endpoints,
-            omitted,
-        }
+        Plan { target: target.clone(), endpoints, omitted }
     }
 
     /// Distinct host names, in plan order.
     pub fn hosts(&self) -> Vec<&str> {
         let mut seen = std::collections::BTreeSet::new();
-        self.endpoints
-            .iter()
-            .map(|e| e.host.as_str())
-            .filter(|h| seen.insert(*h))
-            .collect()
+        self.endpoints.iter().map(|e| e.host.as_str()).filter(|h| seen.insert(*h)).collect()
     }
 
     /// Keeps only the endpoints `keep` accepts.
@@ -180,28 +153,19 @@ fn base_vars<'a>(catalogue: &'a Catalogue, target: &Target) -> BTreeMap<&'a str,
     put("notebook_label", &target.notebook_label());
     let notebook_host = target.notebook_host.clone().or_else(|| {
         let label = target.notebook_label()?;
-        let suffix = catalogue
-            .cloud(target.cloud)?
-            .names
-            .get("notebooks_suffix")?;
+        let suffix = catalogue.cloud(target.cloud)?.names.get("notebooks_suffix")?;
         Some(format!("{label}.{}.{suffix}", target.region.as_ref()?))
     });
     put("notebook_host", &notebook_host);
     vars
 }
 
-fn expand_spec<'a>(
-    spec: &'a EndpointSpec,
-    vars: &BTreeMap<&str, String>,
-) -> Result<Vec<PlannedEndpoint>, &'a str> {
+fn expand_spec<'a>(spec: &'a EndpointSpec, vars: &BTreeMap<&str, String>) -> Result<Vec<PlannedEndpoint>, &'a str> {
     let host = expand(&spec.host, vars)?.to_ascii_lowercase();
     let opt = |t: &'a Option<String>| t.as_deref().map(|t| expand(t, vars)).transpose();
     // The expected CNAME target is shown and used by the lab, but the verdict
     // rests on the zone: a name whose target needs an unknown value is still planned.
-    let privatelink_name = opt(&spec.privatelink_name)
-        .ok()
-        .flatten()
-        .map(|s| s.to_ascii_lowercase());
+    let privatelink_name = opt(&spec.privatelink_name).ok().flatten().map(|s| s.to_ascii_lowercase());
     let privatelink_zone = opt(&spec.privatelink_zone)?.map(|s| s.to_ascii_lowercase());
     let stands_for = opt(&spec.stands_for)?;
     let service_tag = expand(&spec.service_tag, vars)?;
@@ -273,21 +237,9 @@ mod tests {
     #[test]
     fn storage_expands_per_account_and_ids_stay_unique() {
         let plan = Plan::build(Catalogue::builtin(), &lab_like(Cloud::Public));
-        assert!(
-            plan.endpoints
-                .iter()
-                .any(|e| e.host == "sta.blob.core.windows.net")
-        );
-        assert!(
-            plan.endpoints
-                .iter()
-                .any(|e| e.host == "stb.blob.core.windows.net")
-        );
-        let mut keys: Vec<_> = plan
-            .endpoints
-            .iter()
-            .map(|e| (e.id.clone(), e.port, e.protocol))
-            .collect();
+        assert!(plan.endpoints.iter().any(|e| e.host == "sta.blob.core.windows.net"));
+        assert!(plan.endpoints.iter().any(|e| e.host == "stb.blob.core.windows.net"));
+        let mut keys: Vec<_> = plan.endpoints.iter().map(|e| (e.id.clone(), e.port, e.protocol)).collect();
         let n = keys.len();
         keys.sort();
         keys.dedup();
@@ -307,11 +259,7 @@ mod tests {
         let mut t = lab_like(Cloud::Public);
         t.workspace_id = None;
         let plan = Plan::build(Catalogue::builtin(), &t);
-        let o = plan
-            .omitted
-            .iter()
-            .find(|o| o.id == "workspace-api")
-            .unwrap();
+        let o = plan.omitted.iter().find(|o| o.id == "workspace-api").unwrap();
         assert!(o.reason.contains("--workspace-id"));
     }
 }

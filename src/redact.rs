@@ -37,10 +37,7 @@ mod tests {
 
     #[test]
     fn masks_password_and_query() {
-        assert_eq!(
-            mask_url("http://bob:s3cr%40t@proxy:3128"),
-            "http://bob:***@proxy:3128"
-        );
+        assert_eq!(mask_url("http://bob:s3cr%40t@proxy:3128"), "http://bob:***@proxy:3128");
         assert_eq!(
             mask_url("https://st.blob.core.windows.net/c/b?sv=2024&sig=abc"),
             "https://st.blob.core.windows.net/c/b?***"

@@ -105,8 +105,7 @@ impl Target {
         let mut target = match json {
             Some((source, text)) => {
                 let mut t = from_workspace_json(text).with_context(|| source.to_string())?;
-                t.validate(Origin::Document)
-                    .with_context(|| source.to_string())?;
+                t.validate(Origin::Document).with_context(|| source.to_string())?;
                 t.sources.push(source.to_string());
                 t
             }
@@ -147,11 +146,7 @@ impl Target {
             self.region = Some(normalise_region(r));
         }
         if !flags.storage_accounts.is_empty() {
-            self.storage_accounts = flags
-                .storage_accounts
-                .iter()
-                .map(|s| s.trim().to_string())
-                .collect();
+            self.storage_accounts = flags.storage_accounts.iter().map(|s| s.trim().to_string()).collect();
         }
         Ok(())
     }
@@ -181,46 +176,18 @@ impl Target {
         }
         for s in &mut self.storage_accounts {
             *s = s.to_ascii_lowercase();
-            if !(3..=24).contains(&s.len())
-                || !s
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            {
+            if !(3..=24).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
                 bail!(
                     "{}: '{s}' is not a storage account name (3-24 lowercase letters and digits)",
                     label(Field::Storage)
                 );
             }
         }
-        check_label(
-            label(Field::WorkspaceName),
-            &mut self.workspace_name,
-            1,
-            33,
-            true,
-        )?;
+        check_label(label(Field::WorkspaceName), &mut self.workspace_name, 1, 33, true)?;
         check_label(label(Field::KeyVault), &mut self.key_vault, 3, 24, true)?;
-        check_label(
-            label(Field::Acr),
-            &mut self.container_registry,
-            5,
-            50,
-            false,
-        )?;
-        check_label(
-            label(Field::AppInsights),
-            &mut self.app_insights,
-            1,
-            260,
-            true,
-        )?;
-        check_label(
-            label(Field::ComputeInstance),
-            &mut self.compute_instance,
-            2,
-            24,
-            true,
-        )?;
+        check_label(label(Field::Acr), &mut self.container_registry, 5, 50, false)?;
+        check_label(label(Field::AppInsights), &mut self.app_insights, 1, 260, true)?;
+        check_label(label(Field::ComputeInstance), &mut self.compute_instance, 2, 24, true)?;
         Ok(())
     }
 
@@ -231,11 +198,7 @@ impl Target {
         if let Some(fqdn) = &self.notebook_host {
             return fqdn.split('.').next().map(str::to_string);
         }
-        let (name, region, id) = (
-            self.workspace_name.as_ref()?,
-            self.region.as_ref()?,
-            self.workspace_id.as_ref()?,
-        );
+        let (name, region, id) = (self.workspace_name.as_ref()?, self.region.as_ref()?, self.workspace_id.as_ref()?);
         let fixed = 3 + 1 + region.len() + 1 + id.len();
         let room = 63usize.saturating_sub(fixed);
         let name: String = name.to_ascii_lowercase().chars().take(room).collect();
@@ -287,21 +250,11 @@ impl Origin {
     }
 }
 
-fn check_label(
-    flag: &str,
-    value: &mut Option<String>,
-    min: usize,
-    max: usize,
-    hyphen: bool,
-) -> Result<()> {
+fn check_label(flag: &str, value: &mut Option<String>, min: usize, max: usize, hyphen: bool) -> Result<()> {
     if let Some(v) = value {
         *v = v.to_ascii_lowercase();
         let ok_char = |c: char| c.is_ascii_alphanumeric() || (hyphen && (c == '-' || c == '_'));
-        if !(min..=max).contains(&v.len())
-            || !v.chars().all(ok_char)
-            || v.starts_with('-')
-            || v.ends_with('-')
-        {
+        if !(min..=max).contains(&v.len()) || !v.chars().all(ok_char) || v.starts_with('-') || v.ends_with('-') {
             bail!("{flag}: '{v}' is not a valid resource name");
         }
     }
@@ -311,19 +264,12 @@ fn check_label(
 fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// `East US` and `eastus` name the same region.
 pub fn normalise_region(region: &str) -> String {
-    region
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase()
+    region.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase()
 }
 
 /// The last segment of an ARM ID (`.../storageAccounts/stfoo` -> `stfoo`).
@@ -344,12 +290,9 @@ pub fn from_workspace_json(text: &str) -> Result<Target> {
         bail!("the file is empty (expected the JSON of `az ml workspace show -o json`)");
     }
     let doc: Value = serde_json::from_str(text).map_err(|e| anyhow!("not valid JSON: {e}"))?;
-    let obj = doc.as_object().ok_or_else(|| {
-        anyhow!(
-            "expected a JSON object describing a workspace, found {}",
-            kind_of(&doc)
-        )
-    })?;
+    let obj = doc
+        .as_object()
+        .ok_or_else(|| anyhow!("expected a JSON object describing a workspace, found {}", kind_of(&doc)))?;
     let str_at = |v: &Value, key: &str| -> Result<Option<String>> {
         match v.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -361,10 +304,7 @@ pub fn from_workspace_json(text: &str) -> Result<Target> {
     let mut t = Target::default();
     if let Some(props) = obj.get("properties") {
         if !props.is_object() {
-            bail!(
-                "field 'properties' should be an object, found {}",
-                kind_of(props)
-            );
+            bail!("field 'properties' should be an object, found {}", kind_of(props));
         }
         if let Some(kind) = str_at(&doc, "type")?
             && !kind.eq_ignore_ascii_case("Microsoft.MachineLearningServices/workspaces")
@@ -375,12 +315,9 @@ pub fn from_workspace_json(text: &str) -> Result<Target> {
         t.region = str_at(&doc, "location")?.map(|r| normalise_region(&r));
         t.workspace_id = str_at(props, "workspaceId")?;
         if let Some(id) = str_at(props, "storageAccount")? {
-            t.storage_accounts
-                .push(name_from_arm_id("properties.storageAccount", &id)?);
+            t.storage_accounts.push(name_from_arm_id("properties.storageAccount", &id)?);
         }
-        t.key_vault = str_at(props, "keyVault")?
-            .map(|id| name_from_arm_id("properties.keyVault", &id))
-            .transpose()?;
+        t.key_vault = str_at(props, "keyVault")?.map(|id| name_from_arm_id("properties.keyVault", &id)).transpose()?;
         t.container_registry = str_at(props, "containerRegistry")?
             .map(|id| name_from_arm_id("properties.containerRegistry", &id))
             .transpose()?;
@@ -393,24 +330,17 @@ pub fn from_workspace_json(text: &str) -> Result<Target> {
         if let Some(url) = str_at(props, "discoveryUrl")? {
             t.cloud = cloud_from_url(&url).unwrap_or_default();
         }
-    } else if obj.contains_key("location")
-        || obj.contains_key("storage_account")
-        || obj.contains_key("discovery_url")
-    {
+    } else if obj.contains_key("location") || obj.contains_key("storage_account") || obj.contains_key("discovery_url") {
         t.workspace_name = str_at(&doc, "name")?;
         t.region = str_at(&doc, "location")?.map(|r| normalise_region(&r));
         // CLI v2 has no workspace GUID field (FACTS.md); accept one if a future version adds it.
         t.workspace_id = str_at(&doc, "workspace_id")?;
         if let Some(id) = str_at(&doc, "storage_account")? {
-            t.storage_accounts
-                .push(name_from_arm_id("storage_account", &id)?);
+            t.storage_accounts.push(name_from_arm_id("storage_account", &id)?);
         }
-        t.key_vault = str_at(&doc, "key_vault")?
-            .map(|id| name_from_arm_id("key_vault", &id))
-            .transpose()?;
-        t.container_registry = str_at(&doc, "container_registry")?
-            .map(|id| name_from_arm_id("container_registry", &id))
-            .transpose()?;
+        t.key_vault = str_at(&doc, "key_vault")?.map(|id| name_from_arm_id("key_vault", &id)).transpose()?;
+        t.container_registry =
+            str_at(&doc, "container_registry")?.map(|id| name_from_arm_id("container_registry", &id)).transpose()?;
         t.app_insights = str_at(&doc, "application_insights")?
             .map(|id| name_from_arm_id("application_insights", &id))
             .transpose()?;
@@ -463,10 +393,7 @@ fn from_compute_instance_env(env: &dyn Fn(&str) -> Option<String>) -> Option<Tar
     let region = host.split('.').next()?.to_string();
     let cloud = cloud_from_url(host).unwrap_or_default();
     let segments: Vec<&str> = uri.split('/').collect();
-    let ws = segments
-        .iter()
-        .position(|s| s.eq_ignore_ascii_case("workspaces"))
-        .and_then(|i| segments.get(i + 1))?;
+    let ws = segments.iter().position(|s| s.eq_ignore_ascii_case("workspaces")).and_then(|i| segments.get(i + 1))?;
     Some(Target {
         cloud,
         region: Some(region),

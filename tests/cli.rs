@@ -24,33 +24,17 @@ fn healthy_network_has_no_finding_and_exits_0() {
     assert_eq!(code, 0, "{r}");
     assert_eq!(findings(&r), vec![]);
     let checks = r["checks"].as_array().unwrap();
-    assert!(
-        checks.len() > 100,
-        "the full plan was probed: {}",
-        checks.len()
-    );
+    assert!(checks.len() > 100, "the full plan was probed: {}", checks.len());
     for c in checks {
         assert_eq!(c["status"], "pass", "{c}");
     }
     let ws = check(&r, &format!("dns:{WS}"));
-    assert_eq!(
-        ws["cname_chain"][0],
-        format!(
-            "{}",
-            WS.replace(".api.azureml.ms", ".privatelink.api.azureml.ms")
-        )
-    );
+    assert_eq!(ws["cname_chain"][0], format!("{}", WS.replace(".api.azureml.ms", ".privatelink.api.azureml.ms")));
     assert!(ws["addresses"][0].as_str().unwrap().starts_with("10.0.1."));
     assert_eq!(check(&r, &format!("tcp:{WS}:443"))["tcp_state"], "open");
-    assert_eq!(
-        check(&r, "udp:eastus.tundra.azureml.ms:5831")["udp_state"],
-        "no-rejection"
-    );
+    assert_eq!(check(&r, "udp:eastus.tundra.azureml.ms:5831")["udp_state"], "no-rejection");
     assert_eq!(r["summary"]["errors"], 0);
-    assert_eq!(
-        r["summary"]["passed"].as_u64().unwrap() as usize,
-        checks.len()
-    );
+    assert_eq!(r["summary"]["passed"].as_u64().unwrap() as usize, checks.len());
 }
 
 #[test]
@@ -62,31 +46,14 @@ fn storage_zone_not_linked_is_dns_public_answer() {
         findings(&r),
         vec![
             f("error", "dns-public-answer", &[&st("blob"), &st("file")]),
-            f(
-                "warning",
-                "dns-public-answer",
-                &[&st("queue"), &st("table"), &st("dfs")]
-            ),
+            f("warning", "dns-public-answer", &[&st("queue"), &st("table"), &st("dfs")]),
         ]
     );
     let finding = &r["findings"][0];
-    assert!(
-        finding["remedy"]
-            .as_str()
-            .unwrap()
-            .contains("privatelink.blob.core.windows.net")
-    );
+    assert!(finding["remedy"].as_str().unwrap().contains("privatelink.blob.core.windows.net"));
     let blob = check(&r, &format!("dns:{}", st("blob")));
-    assert_eq!(
-        blob["cname_chain"][0],
-        "stcontosomllab.privatelink.blob.core.windows.net"
-    );
-    assert!(
-        blob["addresses"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("203.0.113.")
-    );
+    assert_eq!(blob["cname_chain"][0], "stcontosomllab.privatelink.blob.core.windows.net");
+    assert!(blob["addresses"][0].as_str().unwrap().starts_with("203.0.113."));
     // The path check reports what happened on the public address; only the DNS finding speaks.
     let tcp = check(&r, &format!("tcp:{}:443", st("blob")));
     assert_eq!(tcp["code"], serde_json::Value::Null);
@@ -96,14 +63,7 @@ fn storage_zone_not_linked_is_dns_public_answer() {
 fn key_vault_without_private_endpoint_is_dns_no_privatelink() {
     let (code, r) = demo("keyvault-no-private-endpoint");
     assert_eq!(code, 1);
-    assert_eq!(
-        findings(&r),
-        vec![f(
-            "error",
-            "dns-no-privatelink",
-            &["kv-contoso-ml-lab.vault.azure.net"]
-        )]
-    );
+    assert_eq!(findings(&r), vec![f("error", "dns-no-privatelink", &["kv-contoso-ml-lab.vault.azure.net"])]);
 }
 
 #[test]
@@ -114,30 +74,14 @@ fn filtered_workspace_port_is_tcp_timeout() {
     assert_eq!(
         findings(&r),
         vec![
-            f(
-                "error",
-                "tcp-timeout",
-                &[&format!("{WS}:443"), &format!("{WS_CERT}:443")]
-            ),
-            f(
-                "warning",
-                "tcp-timeout",
-                &[&format!("{CI}:443"), &format!("{CI_LEGACY}:443")]
-            ),
+            f("error", "tcp-timeout", &[&format!("{WS}:443"), &format!("{WS_CERT}:443")]),
+            f("warning", "tcp-timeout", &[&format!("{CI}:443"), &format!("{CI_LEGACY}:443")]),
         ]
     );
     let c = check(&r, &format!("tcp:{WS}:443"));
     assert_eq!(c["tcp_state"], "timeout");
-    assert!(
-        c["elapsed_ms"].as_u64().unwrap() >= 1900,
-        "waited the 2s timeout: {c}"
-    );
-    assert!(
-        r["findings"][0]["remedy"]
-            .as_str()
-            .unwrap()
-            .contains("AzureMachineLearning")
-    );
+    assert!(c["elapsed_ms"].as_u64().unwrap() >= 1900, "waited the 2s timeout: {c}");
+    assert!(r["findings"][0]["remedy"].as_str().unwrap().contains("AzureMachineLearning"));
 }
 
 #[test]
@@ -146,52 +90,21 @@ fn missing_privatelink_record_is_dns_nxdomain_naming_the_missing_name() {
     assert_eq!(code, 1);
     assert_eq!(
         findings(&r),
-        vec![f(
-            "error",
-            "dns-nxdomain",
-            &[
-                "crcontosomllab.azurecr.io",
-                "crcontosomllab.eastus.data.azurecr.io"
-            ]
-        )]
+        vec![f("error", "dns-nxdomain", &["crcontosomllab.azurecr.io", "crcontosomllab.eastus.data.azurecr.io"])]
     );
     let c = check(&r, "dns:crcontosomllab.azurecr.io");
-    assert_eq!(
-        c["cname_chain"],
-        serde_json::json!(["crcontosomllab.privatelink.azurecr.io"])
-    );
-    assert!(
-        c["error"]
-            .as_str()
-            .unwrap()
-            .contains("crcontosomllab.privatelink.azurecr.io"),
-        "{c}"
-    );
-    assert!(
-        r["findings"][0]["remedy"]
-            .as_str()
-            .unwrap()
-            .contains("privatelink.azurecr.io")
-    );
+    assert_eq!(c["cname_chain"], serde_json::json!(["crcontosomllab.privatelink.azurecr.io"]));
+    assert!(c["error"].as_str().unwrap().contains("crcontosomllab.privatelink.azurecr.io"), "{c}");
+    assert!(r["findings"][0]["remedy"].as_str().unwrap().contains("privatelink.azurecr.io"));
 }
 
 #[test]
 fn address_in_docker_bridge_is_docker_bridge_overlap() {
     let (code, r) = demo("docker-bridge");
     assert_eq!(code, 1);
-    assert_eq!(
-        findings(&r),
-        vec![f(
-            "error",
-            "docker-bridge-overlap",
-            &["stcontosomllab.blob.core.windows.net"]
-        )]
-    );
+    assert_eq!(findings(&r), vec![f("error", "docker-bridge-overlap", &["stcontosomllab.blob.core.windows.net"])]);
     assert!(
-        check(&r, "dns:stcontosomllab.blob.core.windows.net")["addresses"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("172.17.")
+        check(&r, "dns:stcontosomllab.blob.core.windows.net")["addresses"][0].as_str().unwrap().starts_with("172.17.")
     );
 }
 
@@ -199,19 +112,9 @@ fn address_in_docker_bridge_is_docker_bridge_overlap() {
 fn stale_record_outside_vnet_is_dns_outside_vnet() {
     let (code, r) = demo("stale-record");
     assert_eq!(code, 1);
-    assert_eq!(
-        findings(&r),
-        vec![f(
-            "error",
-            "dns-outside-vnet",
-            &["kv-contoso-ml-lab.vault.azure.net"]
-        )]
-    );
+    assert_eq!(findings(&r), vec![f("error", "dns-outside-vnet", &["kv-contoso-ml-lab.vault.azure.net"])]);
     assert_eq!(r["environment"]["address_rule"]["rule"], "vnet-cidr");
-    assert_eq!(
-        r["environment"]["address_rule"]["ranges"],
-        serde_json::json!(["10.0.0.0/16"])
-    );
+    assert_eq!(r["environment"]["address_rule"]["ranges"], serde_json::json!(["10.0.0.0/16"]));
 }
 
 #[test]
@@ -222,17 +125,10 @@ fn active_rejections_are_tcp_refused_and_udp_rejected() {
         findings(&r),
         vec![
             f("error", "tcp-refused", &["management.azure.com:443"]),
-            f(
-                "warning",
-                "udp-rejected",
-                &["eastus.tundra.azureml.ms:5831"]
-            ),
+            f("warning", "udp-rejected", &["eastus.tundra.azureml.ms:5831"]),
         ]
     );
-    assert_eq!(
-        check(&r, "udp:eastus.tundra.azureml.ms:5831")["udp_state"],
-        "rejected"
-    );
+    assert_eq!(check(&r, "udp:eastus.tundra.azureml.ms:5831")["udp_state"], "rejected");
 }
 
 #[test]
@@ -241,10 +137,7 @@ fn silent_dns_server_is_dns_timeout_and_nothing_is_dialled() {
     assert_eq!(code, 1);
     let fs = findings(&r);
     assert_eq!(fs.len(), 2, "{fs:?}");
-    assert!(
-        fs.iter().all(|(_, code, _)| code == "dns-timeout"),
-        "{fs:?}"
-    );
+    assert!(fs.iter().all(|(_, code, _)| code == "dns-timeout"), "{fs:?}");
     assert!(fs[0].2.contains(&WS.to_string()));
     for c in r["checks"].as_array().unwrap() {
         if c["area"] != "dns" {
@@ -257,48 +150,18 @@ fn silent_dns_server_is_dns_timeout_and_nothing_is_dialled() {
 fn zone_for_public_name_is_a_warning_and_exits_0() {
     let (code, r) = demo("public-zone-override");
     assert_eq!(code, 0);
-    assert_eq!(
-        findings(&r),
-        vec![f(
-            "warning",
-            "dns-zone-override",
-            &["kv-contoso-ml-lab.vault.azure.net"]
-        )]
-    );
+    assert_eq!(findings(&r), vec![f("warning", "dns-zone-override", &["kv-contoso-ml-lab.vault.azure.net"])]);
 }
 
 #[test]
 fn fail_on_moves_the_threshold() {
-    let base = [
-        "demo",
-        "--scenario",
-        "pypi-missing",
-        "--output",
-        "json",
-        "--timeout",
-        "2s",
-    ];
+    let base = ["demo", "--scenario", "pypi-missing", "--output", "json", "--timeout", "2s"];
     let o = run(&base);
-    assert_eq!(
-        code(&o),
-        0,
-        "a situational warning does not fail by default"
-    );
-    assert_eq!(
-        findings(&report(&o)),
-        vec![f("warning", "dns-nxdomain", &["pypi.org"])]
-    );
+    assert_eq!(code(&o), 0, "a situational warning does not fail by default");
+    assert_eq!(findings(&report(&o)), vec![f("warning", "dns-nxdomain", &["pypi.org"])]);
     let o = run(&[&base[..], &["--fail-on", "warning"]].concat());
     assert_eq!(code(&o), 1);
-    let o = run(&[
-        "demo",
-        "--scenario",
-        "storage-zone-unlinked",
-        "--output",
-        "json",
-        "--fail-on",
-        "never",
-    ]);
+    let o = run(&["demo", "--scenario", "storage-zone-unlinked", "--output", "json", "--fail-on", "never"]);
     assert_eq!(code(&o), 0);
 }
 
@@ -322,10 +185,7 @@ fn deadline_bounds_the_run() {
     assert_eq!(fs[0].1, "run-deadline-exceeded");
     assert!(fs[0].2.contains(&format!("tcp {WS}:443")));
     assert_eq!(check(&r, &format!("tcp:{WS}:443"))["status"], "skip");
-    assert!(
-        r["duration_ms"].as_u64().unwrap() < 10_000,
-        "the 20s probe timeout did not run out"
-    );
+    assert!(r["duration_ms"].as_u64().unwrap() < 10_000, "the 20s probe timeout did not run out");
 }
 
 #[test]
@@ -344,27 +204,12 @@ fn check_path_with_arm_json_against_a_lab_in_this_process() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let r = report(&o);
     assert_eq!(findings(&r), vec![]);
-    assert_eq!(
-        r["target"]["workspace_id"],
-        "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42"
-    );
-    assert_eq!(
-        r["target"]["storage_accounts"],
-        serde_json::json!(["stcontosomllab"])
-    );
-    assert_eq!(
-        check(&r, &format!("dns:{WS}"))["resolver"],
-        lab.lab.dns.to_string()
-    );
+    assert_eq!(r["target"]["workspace_id"], "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42");
+    assert_eq!(r["target"]["storage_accounts"], serde_json::json!(["stcontosomllab"]));
+    assert_eq!(check(&r, &format!("dns:{WS}"))["resolver"], lab.lab.dns.to_string());
     assert_eq!(check(&r, &format!("tcp:{WS}:443"))["via_connect_to"], true);
     // No compute instance in the ARM document: its hosts are not planned and say why.
-    assert!(
-        r["omitted"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|o| o["id"] == "compute-instance")
-    );
+    assert!(r["omitted"].as_array().unwrap().iter().any(|o| o["id"] == "compute-instance"));
 }
 
 #[test]
@@ -392,18 +237,8 @@ fn check_path_with_cli_json_and_flag_override_finds_the_broken_storage() {
     let r = report(&o);
     let codes: Vec<String> = findings(&r).into_iter().map(|(_, c, _)| c).collect();
     assert_eq!(codes, vec!["dns-public-answer", "dns-public-answer"]);
-    assert!(
-        !r["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["host"] == "pypi.org"),
-        "--skip repos"
-    );
-    assert_eq!(
-        r["target"]["workspace_id"],
-        "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42"
-    );
+    assert!(!r["checks"].as_array().unwrap().iter().any(|c| c["host"] == "pypi.org"), "--skip repos");
+    assert_eq!(r["target"]["workspace_id"], "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42");
 }
 
 #[test]
@@ -428,33 +263,18 @@ fn loopback_only_refuses_an_address_without_a_rule() {
     let r = report(&o);
     let c = check(&r, &format!("tcp:{WS}:443"));
     assert_eq!(c["status"], "skip");
-    assert!(
-        c["error"]
-            .as_str()
-            .unwrap()
-            .contains("not a loopback address"),
-        "{c}"
-    );
+    assert!(c["error"].as_str().unwrap().contains("not a loopback address"), "{c}");
 }
 
 #[test]
 fn text_report_is_plain_when_piped_and_fits_80_columns() {
     let o = amlnet()
         .env_remove("NO_COLOR")
-        .args([
-            "demo",
-            "--scenario",
-            "storage-zone-unlinked",
-            "--timeout",
-            "2s",
-        ])
+        .args(["demo", "--scenario", "storage-zone-unlinked", "--timeout", "2s"])
         .output()
         .unwrap();
     let text = stdout(&o);
-    assert!(
-        !text.contains('\u{1b}'),
-        "no colour codes when stdout is not a terminal"
-    );
+    assert!(!text.contains('\u{1b}'), "no colour codes when stdout is not a terminal");
     assert!(
         text.contains("Findings")
             && text.contains("Names (")
@@ -462,25 +282,11 @@ fn text_report_is_plain_when_piped_and_fits_80_columns() {
             && text.contains("This machine")
     );
     assert!(text.contains("dns-public-answer"));
-    assert!(
-        text.lines()
-            .last()
-            .unwrap()
-            .starts_with("1 error, 1 warning,"),
-        "{}",
-        text.lines().last().unwrap()
-    );
+    assert!(text.lines().last().unwrap().starts_with("1 error, 1 warning,"), "{}", text.lines().last().unwrap());
     for line in text.lines() {
         if line.chars().count() > 80 {
-            let longest = line
-                .split_whitespace()
-                .map(|w| w.chars().count())
-                .max()
-                .unwrap_or(0);
-            assert!(
-                longest > 50,
-                "line over 80 columns without an unbreakable host name: {line:?}"
-            );
+            let longest = line.split_whitespace().map(|w| w.chars().count()).max().unwrap_or(0);
+            assert!(longest > 50, "line over 80 columns without an unbreakable host name: {line:?}");
         }
     }
 }
@@ -503,46 +309,25 @@ fn out_writes_the_file_and_markdown_and_junit_render() {
     let text = std::fs::read_to_string(&md).unwrap();
     assert!(text.starts_with("# amlnet report"));
     assert!(text.contains("`dns-no-privatelink`"));
-    let o = run(&[
-        "demo",
-        "--scenario",
-        "keyvault-no-private-endpoint",
-        "--output",
-        "junit",
-    ]);
+    let o = run(&["demo", "--scenario", "keyvault-no-private-endpoint", "--output", "junit"]);
     let xml = stdout(&o);
-    assert!(
-        xml.contains("<failure message=\"dns-no-privatelink:"),
-        "{xml}"
-    );
+    assert!(xml.contains("<failure message=\"dns-no-privatelink:"), "{xml}");
 }
 
 #[test]
 fn diff_shows_what_was_fixed() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = (dir.path().join("old.json"), dir.path().join("new.json"));
-    run(&[
-        "demo",
-        "--scenario",
-        "keyvault-no-private-endpoint",
-        "--output",
-        "json",
-        "--out",
-        old.to_str().unwrap(),
-    ]);
+    run(&["demo", "--scenario", "keyvault-no-private-endpoint", "--output", "json", "--out", old.to_str().unwrap()]);
     run(&["demo", "--output", "json", "--out", new.to_str().unwrap()]);
     let o = run(&["diff", old.to_str().unwrap(), new.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = stdout(&o);
     assert!(
-        text.contains("Fixed (1)")
-            && text.contains("dns-no-privatelink  kv-contoso-ml-lab.vault.azure.net"),
+        text.contains("Fixed (1)") && text.contains("dns-no-privatelink  kv-contoso-ml-lab.vault.azure.net"),
         "{text}"
     );
-    assert!(
-        text.contains("dns:kv-contoso-ml-lab.vault.azure.net: fail -> pass"),
-        "{text}"
-    );
+    assert!(text.contains("dns:kv-contoso-ml-lab.vault.azure.net: fail -> pass"), "{text}");
 }
 
 #[test]
@@ -562,10 +347,7 @@ fn explain_knows_every_code_it_can_produce() {
         "tcp-unreachable",
         "udp-rejected",
     ] {
-        assert!(
-            list.contains(code_name),
-            "{code_name} missing from the list"
-        );
+        assert!(list.contains(code_name), "{code_name} missing from the list");
         let o = run(&["explain", code_name]);
         assert_eq!(code(&o), 0);
         let text = stdout(&o);

@@ -13,10 +13,7 @@ fn assert_usage_error(o: &std::process::Output, needle: &str) {
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
     assert!(err.starts_with("amlnet: "), "{err}");
     assert!(err.contains(needle), "expected {needle:?} in {err:?}");
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{err}"
-    );
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
     assert!(o.stdout.is_empty(), "no report on bad input");
 }
 
@@ -31,32 +28,16 @@ fn broken_workspace_json_is_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("empty.json", "", "empty"),
-        (
-            "truncated.json",
-            "{\"name\": \"mlw\", \"location\": \"eas",
-            "not valid JSON",
-        ),
+        ("truncated.json", "{\"name\": \"mlw\", \"location\": \"eas", "not valid JSON"),
         ("array.json", "[1, 2, 3]", "found an array"),
-        (
-            "wrong-shape.json",
-            "{\"foo\": 1, \"bar\": [true]}",
-            "wrong shape",
-        ),
-        (
-            "no-location.json",
-            "{\"properties\": {\"workspaceId\": \"x\"}}",
-            "no 'location'",
-        ),
+        ("wrong-shape.json", "{\"foo\": 1, \"bar\": [true]}", "wrong shape"),
+        ("no-location.json", "{\"properties\": {\"workspaceId\": \"x\"}}", "no 'location'"),
         (
             "not-a-workspace.json",
             "{\"type\": \"Microsoft.Storage/storageAccounts\", \"location\": \"eastus\", \"properties\": {}}",
             "not an Azure Machine Learning workspace",
         ),
-        (
-            "bad-field.json",
-            "{\"location\": 42}",
-            "'location' should be a string",
-        ),
+        ("bad-field.json", "{\"location\": 42}", "'location' should be a string"),
         (
             "bad-guid.json",
             "{\"location\": \"eastus\", \"properties\": {\"workspaceId\": \"not-a-guid\"}}",
@@ -68,105 +49,45 @@ fn broken_workspace_json_is_one_line_and_exit_2() {
         for cmd in ["plan", "check"] {
             let o = run(&[cmd, "--workspace-json", &path]);
             assert_usage_error(&o, needle);
-            assert!(
-                stderr(&o).contains(name),
-                "the message names the file: {}",
-                stderr(&o)
-            );
+            assert!(stderr(&o).contains(name), "the message names the file: {}", stderr(&o));
         }
     }
     let binary = write(&dir, "binary.json", "\u{0}\u{1}\u{2}");
     assert_usage_error(&run(&["plan", "--workspace-json", &binary]), "binary.json");
-    let o = amlnet()
-        .args(["plan", "--workspace-json", "-"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let o = amlnet().args(["plan", "--workspace-json", "-"]).stdin(std::process::Stdio::null()).output().unwrap();
     assert_usage_error(&o, "stdin");
-    assert_usage_error(
-        &run(&["plan", "--workspace-json", "/nonexistent/ws.json"]),
-        "/nonexistent/ws.json",
-    );
+    assert_usage_error(&run(&["plan", "--workspace-json", "/nonexistent/ws.json"]), "/nonexistent/ws.json");
 }
 
 #[test]
 fn bad_flags_are_one_line_and_exit_2() {
     assert_usage_error(&run(&["--no-such-flag"]), "--no-such-flag");
-    assert_usage_error(
-        &run(&["plan", "--workspace-id", GUID, "--region", "mars"]),
-        "unknown region 'mars'",
-    );
-    assert_usage_error(
-        &run(&["plan", "--workspace-id", "1234", "--region", "eastus"]),
-        "not a GUID",
-    );
-    assert_usage_error(
-        &run(&["plan", "--storage", "Not_Valid!", "--region", "eastus"]),
-        "--storage",
-    );
-    assert_usage_error(
-        &run(&["check", "--region", "eastus", "--timeout", "soon"]),
-        "--timeout",
-    );
-    assert_usage_error(
-        &run(&["check", "--region", "eastus", "--timeout", "0s"]),
-        "more than zero",
-    );
-    assert_usage_error(
-        &run(&["check", "--region", "eastus", "--connect-to", "a:b"]),
-        "HOST:PORT:ADDR:PORT",
-    );
-    assert_usage_error(
-        &run(&["check", "--region", "eastus", "--vnet-cidr", "10.0.0.0/33"]),
-        "--vnet-cidr",
-    );
-    assert_usage_error(
-        &run(&["check", "--region", "eastus", "--dns-server", "dns.example"]),
-        "--dns-server",
-    );
-    assert_usage_error(
-        &run(&["check", "--region", "eastus", "--cloud", "mars"]),
-        "--cloud",
-    );
-    assert_usage_error(
-        &run(&["check", "--region", "eastus", "--output", "yaml"]),
-        "--output",
-    );
+    assert_usage_error(&run(&["plan", "--workspace-id", GUID, "--region", "mars"]), "unknown region 'mars'");
+    assert_usage_error(&run(&["plan", "--workspace-id", "1234", "--region", "eastus"]), "not a GUID");
+    assert_usage_error(&run(&["plan", "--storage", "Not_Valid!", "--region", "eastus"]), "--storage");
+    assert_usage_error(&run(&["check", "--region", "eastus", "--timeout", "soon"]), "--timeout");
+    assert_usage_error(&run(&["check", "--region", "eastus", "--timeout", "0s"]), "more than zero");
+    assert_usage_error(&run(&["check", "--region", "eastus", "--connect-to", "a:b"]), "HOST:PORT:ADDR:PORT");
+    assert_usage_error(&run(&["check", "--region", "eastus", "--vnet-cidr", "10.0.0.0/33"]), "--vnet-cidr");
+    assert_usage_error(&run(&["check", "--region", "eastus", "--dns-server", "dns.example"]), "--dns-server");
+    assert_usage_error(&run(&["check", "--region", "eastus", "--cloud", "mars"]), "--cloud");
+    assert_usage_error(&run(&["check", "--region", "eastus", "--output", "yaml"]), "--output");
     assert_usage_error(&run(&["check"]), "no workspace named");
     assert_usage_error(&run(&["demo", "--scenario", "nope"]), "no such scenario");
     assert_usage_error(&run(&["explain", "no-such-code"]), "unknown finding code");
     assert_usage_error(
-        &run(&[
-            "check",
-            "--region",
-            "eastus",
-            "--resolv-conf",
-            "/nonexistent/resolv.conf",
-        ]),
+        &run(&["check", "--region", "eastus", "--resolv-conf", "/nonexistent/resolv.conf"]),
         "/nonexistent/resolv.conf",
     );
     // The guard refuses a non-loopback resolver before any packet is sent.
-    assert_usage_error(
-        &run(&["check", "--region", "eastus", "--dns-server", "192.0.2.53"]),
-        "not on loopback",
-    );
+    assert_usage_error(&run(&["check", "--region", "eastus", "--dns-server", "192.0.2.53"]), "not on loopback");
 }
 
 #[test]
 fn broken_catalogue_is_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    write(
-        &dir,
-        "bad.toml",
-        "[[endpoint]]\nid = 'x'\nhost = '{nope}.example'\n",
-    );
-    let o = run(&[
-        "plan",
-        "--region",
-        "eastus",
-        "--probes",
-        dir.path().to_str().unwrap(),
-    ]);
+    write(&dir, "bad.toml", "[[endpoint]]\nid = 'x'\nhost = '{nope}.example'\n");
+    let o = run(&["plan", "--region", "eastus", "--probes", dir.path().to_str().unwrap()]);
     assert_usage_error(&o, "bad.toml");
     let dir = tempfile::tempdir().unwrap();
     write(
@@ -175,13 +96,7 @@ fn broken_catalogue_is_one_line_and_exit_2() {
         "[[endpoint]]\nid = 'x'\ngroup = 'g'\nhost = '{nope}.example'\nports = ['tcp/1']\nexpect = 'public'\nrequired = true\nservice_tag = 't'\npurpose = 'p'\ndocs = []\n",
     );
     assert_usage_error(
-        &run(&[
-            "plan",
-            "--region",
-            "eastus",
-            "--probes",
-            dir.path().to_str().unwrap(),
-        ]),
+        &run(&["plan", "--region", "eastus", "--probes", dir.path().to_str().unwrap()]),
         "unknown placeholder {nope}",
     );
 }
@@ -194,23 +109,10 @@ fn extra_catalogue_adds_endpoints() {
         "corp.toml",
         "[[endpoint]]\nid = 'corp-artifacts'\ngroup = 'corp'\nhost = 'artifacts.{region}.corp.example'\nports = ['tcp/8443']\nexpect = 'public'\nrequired = true\nservice_tag = 'Internet'\npurpose = 'Internal feed'\ndocs = ['https://wiki.corp.example/feeds']\n",
     );
-    let o = run(&[
-        "plan",
-        "--region",
-        "westeurope",
-        "--probes",
-        dir.path().to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
+    let o = run(&["plan", "--region", "westeurope", "--probes", dir.path().to_str().unwrap(), "--output", "json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let r = report(&o);
-    let e = r["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["id"] == "corp-artifacts")
-        .expect("added");
+    let e = r["endpoints"].as_array().unwrap().iter().find(|e| e["id"] == "corp-artifacts").expect("added");
     assert_eq!(e["host"], "artifacts.westeurope.corp.example");
     assert_eq!(e["port"], 8443);
 }
@@ -240,12 +142,7 @@ fn plan(cloud: &str, region: &str) -> serde_json::Value {
 }
 
 fn hosts(p: &serde_json::Value) -> Vec<String> {
-    p["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["host"].as_str().unwrap().to_string())
-        .collect()
+    p["endpoints"].as_array().unwrap().iter().map(|e| e["host"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]
@@ -275,37 +172,18 @@ fn plan_public_cloud_covers_the_article() {
         assert!(h.contains(&want), "{want} not planned");
     }
     let eps = p["endpoints"].as_array().unwrap();
-    let udp = eps
-        .iter()
-        .find(|e| e["protocol"] == "udp")
-        .expect("a UDP entry");
-    assert_eq!(
-        (udp["host"].as_str().unwrap(), udp["port"].as_u64().unwrap()),
-        ("eastus.tundra.azureml.ms", 5831)
-    );
+    let udp = eps.iter().find(|e| e["protocol"] == "udp").expect("a UDP entry");
+    assert_eq!((udp["host"].as_str().unwrap(), udp["port"].as_u64().unwrap()), ("eastus.tundra.azureml.ms", 5831));
     let ws = eps.iter().find(|e| e["id"] == "workspace-api").unwrap();
-    for field in [
-        "id",
-        "host",
-        "port",
-        "protocol",
-        "expect",
-        "required",
-        "situation",
-        "service_tag",
-        "purpose",
-        "docs",
-    ] {
+    for field in ["id", "host", "port", "protocol", "expect", "required", "situation", "service_tag", "purpose", "docs"]
+    {
         assert!(ws.get(field).is_some(), "plan endpoint lacks {field}");
     }
     assert_eq!(ws["expect"], "private");
     assert_eq!(ws["privatelink_zone"], "privatelink.api.azureml.ms");
     let kv = eps.iter().find(|e| e["id"] == "key-vault").unwrap();
     assert_eq!(kv["privatelink_zone"], "privatelink.vaultcore.azure.net");
-    assert_eq!(
-        kv["docs"][0],
-        "https://learn.microsoft.com/azure/key-vault/general/private-link-service"
-    );
+    assert_eq!(kv["docs"][0], "https://learn.microsoft.com/azure/key-vault/general/private-link-service");
 }
 
 #[test]
@@ -325,12 +203,7 @@ fn plan_usgov_and_china_use_their_suffixes() {
     assert!(gov.contains(&"crxlab.azurecr.us".to_string()));
     assert!(gov.contains(&"login.microsoftonline.us".to_string()));
     assert!(gov.contains(&"usgovvirginia.tundra.azureml.us".to_string()));
-    assert!(
-        !gov_azure
-            .iter()
-            .any(|h| h.ends_with("azureml.ms") || h.ends_with("core.windows.net")),
-        "{gov:?}"
-    );
+    assert!(!gov_azure.iter().any(|h| h.ends_with("azureml.ms") || h.ends_with("core.windows.net")), "{gov:?}");
 
     let p = plan("china", "chinaeast2");
     let cn = hosts(&p);
@@ -338,16 +211,9 @@ fn plan_usgov_and_china_use_their_suffixes() {
     assert!(cn.contains(&"stx.blob.core.chinacloudapi.cn".to_string()));
     assert!(cn.contains(&"kvx.vault.azure.cn".to_string()));
     assert!(cn.contains(&"login.chinacloudapi.cn".to_string()));
-    assert!(
-        !cn.iter().any(|h| h.contains("azurecr")),
-        "China ACR zone is unconfirmed: not planned"
-    );
+    assert!(!cn.iter().any(|h| h.contains("azurecr")), "China ACR zone is unconfirmed: not planned");
     let omitted = p["omitted"].as_array().unwrap();
-    assert!(
-        omitted
-            .iter()
-            .any(|o| o["id"] == "acr-login" && o["reason"].as_str().unwrap().contains("china"))
-    );
+    assert!(omitted.iter().any(|o| o["id"] == "acr-login" && o["reason"].as_str().unwrap().contains("china")));
     // A usgov region is unknown in the public cloud.
     let o = run(&["plan", "--region", "usgovvirginia"]);
     assert_eq!(code(&o), 2);
@@ -355,20 +221,11 @@ fn plan_usgov_and_china_use_their_suffixes() {
 
 #[test]
 fn plan_text_reads_the_arm_json() {
-    let o = run(&[
-        "plan",
-        "--workspace-json",
-        fixture("workspace-arm.json").to_str().unwrap(),
-    ]);
+    let o = run(&["plan", "--workspace-json", fixture("workspace-arm.json").to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = stdout(&o);
-    assert!(
-        text.starts_with("Plan for mlw-contoso-lab in eastus (public cloud)"),
-        "{text}"
-    );
-    assert!(text.contains(
-        "ml-mlw-contoso-lab-eastus-3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42.eastus.notebooks.azure.net"
-    ));
+    assert!(text.starts_with("Plan for mlw-contoso-lab in eastus (public cloud)"), "{text}");
+    assert!(text.contains("ml-mlw-contoso-lab-eastus-3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42.eastus.notebooks.azure.net"));
     assert!(text.contains("via zone privatelink.blob.core.windows.net"));
     assert!(text.contains("compute-instance: needs --compute-instance"));
 }
@@ -388,12 +245,12 @@ fn plan_on_a_compute_instance_discovers_the_workspace() {
     let p = report(&o);
     assert_eq!(p["target"]["region"], "westeurope");
     assert_eq!(p["target"]["workspace_name"], "mlw-prod");
-    assert_eq!(
-        p["target"]["sources"],
-        serde_json::json!(["compute-instance"])
-    );
+    assert_eq!(p["target"]["sources"], serde_json::json!(["compute-instance"]));
     assert!(hosts(&p).contains(&"ci-anna.westeurope.instances.ml.azure.ms".to_string()));
     let omitted = p["omitted"].as_array().unwrap();
-    assert!(omitted.iter().any(|o| o["id"] == "workspace-api"
-        && o["reason"].as_str().unwrap().contains("az resource show")));
+    assert!(
+        omitted
+            .iter()
+            .any(|o| o["id"] == "workspace-api" && o["reason"].as_str().unwrap().contains("az resource show"))
+    );
 }

@@ -15,15 +15,8 @@ impl Netns {
     fn new(tag: &str) -> Netns {
         let name = format!("amlnet-{tag}-{}", std::process::id());
         let ok = |args: &[&str]| {
-            let o = Command::new("ip")
-                .args(args)
-                .output()
-                .expect("iproute2 is installed (.ci/run installs it)");
-            assert!(
-                o.status.success(),
-                "ip {args:?}: {} (these tests need root)",
-                String::from_utf8_lossy(&o.stderr)
-            );
+            let o = Command::new("ip").args(args).output().expect("iproute2 is installed (.ci/run installs it)");
+            assert!(o.status.success(), "ip {args:?}: {} (these tests need root)", String::from_utf8_lossy(&o.stderr));
         };
         ok(&["netns", "add", &name]);
         ok(&["-n", &name, "link", "set", "lo", "up"]);
@@ -45,13 +38,7 @@ fn no_route_is_tcp_unreachable() {
     let rule = format!("{WS}:443:192.0.2.10:443");
     let o = Command::new("ip")
         .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_amlnet")])
-        .args([
-            "check",
-            "--workspace-id",
-            "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42",
-            "--region",
-            "eastus",
-        ])
+        .args(["check", "--workspace-id", "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42", "--region", "eastus"])
         .args([
             "--only",
             "tcp",
@@ -70,14 +57,7 @@ fn no_route_is_tcp_unreachable() {
         .unwrap();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let r = report(&o);
-    assert_eq!(
-        findings(&r),
-        vec![(
-            "error".to_string(),
-            "tcp-unreachable".to_string(),
-            vec![format!("{WS}:443")]
-        )]
-    );
+    assert_eq!(findings(&r), vec![("error".to_string(), "tcp-unreachable".to_string(), vec![format!("{WS}:443")])]);
     let c = check(&r, &format!("tcp:{WS}:443"));
     assert_eq!(c["tcp_state"], "unreachable");
     assert_eq!(c["dialled"], "192.0.2.10:443");

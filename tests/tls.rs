@@ -12,11 +12,7 @@ const MCR: &str = "mcr.microsoft.com:443";
 const MCR_DATA: &str = "eastus.data.mcr.microsoft.com:443";
 
 fn hosts_of(r: &serde_json::Value, code: &str) -> Vec<String> {
-    let mut out: Vec<String> = findings(r)
-        .into_iter()
-        .filter(|f| f.1 == code)
-        .flat_map(|f| f.2)
-        .collect();
+    let mut out: Vec<String> = findings(r).into_iter().filter(|f| f.1 == code).flat_map(|f| f.2).collect();
     out.sort();
     out
 }
@@ -36,21 +32,10 @@ fn healthy_handshakes_record_the_certificate_and_http_status() {
     assert_eq!(tls["verified"], true);
     assert_eq!(tls["version"], "TLSv1.3");
     assert_eq!(tls["alpn"], "http/1.1");
-    assert!(
-        tls["issuer"]
-            .as_str()
-            .unwrap()
-            .contains("Microsoft Azure RSA TLS Issuing CA")
-    );
+    assert!(tls["issuer"].as_str().unwrap().contains("Microsoft Azure RSA TLS Issuing CA"));
     assert_eq!(tls["names"], serde_json::json!([WS]));
-    assert_eq!(
-        ws["http"]["status"], 401,
-        "the workspace API answers 401 without a token: reachable"
-    );
-    assert_eq!(
-        check(&r, "tcp:pypi.org:443")["http"]["url"],
-        "https://pypi.org/simple/"
-    );
+    assert_eq!(ws["http"]["status"], 401, "the workspace API answers 401 without a token: reachable");
+    assert_eq!(check(&r, "tcp:pypi.org:443")["http"]["url"], "https://pypi.org/simple/");
     assert_eq!(check(&r, "tcp:pypi.org:443")["http"]["status"], 200);
     // Plain TCP ports get no handshake.
     assert!(check(&r, "tcp:login.microsoftonline.com:80")["tls"].is_null());
@@ -62,17 +47,11 @@ fn inspection_with_an_untrusted_ca_is_tls_untrusted_naming_the_issuer() {
     let (code, r) = demo("tls-inspection");
     assert_eq!(code, 1);
     assert_eq!(findings(&r).len(), 1, "{:?}", findings(&r));
-    assert_eq!(
-        hosts_of(&r, "tls-untrusted"),
-        sorted(&[ENTRA, ARM, MCR, MCR_DATA])
-    );
+    assert_eq!(hosts_of(&r, "tls-untrusted"), sorted(&[ENTRA, ARM, MCR, MCR_DATA]));
     let f = &r["findings"][0];
     assert_eq!(f["severity"], "error");
     let detail = f["detail"].as_str().unwrap();
-    assert!(
-        detail.contains("TLS inspection: certificate issued by Contoso Firewall TLS Inspection CA"),
-        "{detail}"
-    );
+    assert!(detail.contains("TLS inspection: certificate issued by Contoso Firewall TLS Inspection CA"), "{detail}");
     let c = check(&r, &format!("tcp:{ARM}"));
     assert_eq!(c["tcp_state"], "open");
     assert_eq!(c["tls"]["verified"], false);
@@ -86,22 +65,13 @@ fn inspection_with_a_trusted_ca_is_an_info_and_exits_0() {
     assert_eq!(code, 0);
     assert_eq!(
         findings(&r),
-        vec![(
-            "info".to_string(),
-            "tls-inspected".to_string(),
-            sorted(&[ENTRA, ARM, MCR, MCR_DATA])
-        )]
+        vec![("info".to_string(), "tls-inspected".to_string(), sorted(&[ENTRA, ARM, MCR, MCR_DATA]))]
     );
     let c = check(&r, &format!("tcp:{MCR}"));
     assert_eq!(c["status"], "pass");
     assert_eq!(c["tls"]["verified"], true);
     assert_eq!(c["code"], "tls-inspected");
-    assert!(
-        r["findings"][0]["remedy"]
-            .as_str()
-            .unwrap()
-            .contains("REQUESTS_CA_BUNDLE")
-    );
+    assert!(r["findings"][0]["remedy"].as_str().unwrap().contains("REQUESTS_CA_BUNDLE"));
 }
 
 #[test]
@@ -117,27 +87,18 @@ fn reset_after_client_hello_is_tls_reset() {
 fn handshake_that_never_completes_is_tls_timeout() {
     let (code, r) = demo("vpn-mtu-blackhole");
     assert_eq!(code, 1);
-    let errors: Vec<_> = findings(&r)
-        .into_iter()
-        .filter(|f| f.0 == "error")
-        .collect();
+    let errors: Vec<_> = findings(&r).into_iter().filter(|f| f.0 == "error").collect();
     assert_eq!(
         errors,
         vec![(
             "error".to_string(),
             "tls-timeout".to_string(),
-            sorted(&[
-                &format!("{WS}:443"),
-                "stcontosomllab.blob.core.windows.net:443"
-            ])
+            sorted(&[&format!("{WS}:443"), "stcontosomllab.blob.core.windows.net:443"])
         )]
     );
     let detail = r["findings"][0]["detail"].as_str().unwrap();
     assert!(detail.contains("MTU"), "{detail}");
-    assert_eq!(
-        check(&r, "tcp:stcontosomllab.blob.core.windows.net:443")["tcp_state"],
-        "open"
-    );
+    assert_eq!(check(&r, "tcp:stcontosomllab.blob.core.windows.net:443")["tcp_state"], "open");
 }
 
 #[test]
@@ -148,10 +109,7 @@ fn expired_certificates_hint_at_the_clock() {
     assert!(codes.iter().all(|c| c == "tls-clock-skew"), "{codes:?}");
     assert!(hosts_of(&r, "tls-clock-skew").contains(&format!("{WS}:443")));
     let detail = r["findings"][0]["detail"].as_str().unwrap();
-    assert!(
-        detail.contains("valid from 2020-01-01T00:00:00Z to 2020-12-31T00:00:00Z"),
-        "{detail}"
-    );
+    assert!(detail.contains("valid from 2020-01-01T00:00:00Z to 2020-12-31T00:00:00Z"), "{detail}");
     assert!(detail.contains("this machine's clock reads"), "{detail}");
 }
 
@@ -168,10 +126,7 @@ fn block_page_is_http_blocked_naming_what_answered() {
         )]
     );
     let detail = r["findings"][0]["detail"].as_str().unwrap();
-    assert!(
-        detail.contains("answered 403 by Server: Contoso-Firewall \"Access Denied\""),
-        "{detail}"
-    );
+    assert!(detail.contains("answered 403 by Server: Contoso-Firewall \"Access Denied\""), "{detail}");
     let c = check(&r, "tcp:pypi.org:443");
     assert_eq!(c["http"]["status"], 403);
     assert_eq!(c["http"]["server"], "Contoso-Firewall");
@@ -204,15 +159,7 @@ fn skip_tls_sends_no_handshake_and_bad_ca_file_is_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.pem");
     std::fs::write(&junk, "not a certificate").unwrap();
-    let o = run(&[
-        "check",
-        "--region",
-        "eastus",
-        "--dns-server",
-        "127.0.0.1:9",
-        "--ca-file",
-        junk.to_str().unwrap(),
-    ]);
+    let o = run(&["check", "--region", "eastus", "--dns-server", "127.0.0.1:9", "--ca-file", junk.to_str().unwrap()]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("junk.pem"), "{}", stderr(&o));
 }

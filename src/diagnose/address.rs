@@ -52,11 +52,7 @@ impl AddressPolicy {
         }
         let generic = is_private_range(ip);
         if self.vnet.is_empty() {
-            return if generic {
-                AddressClass::Private
-            } else {
-                AddressClass::Public
-            };
+            return if generic { AddressClass::Private } else { AddressClass::Public };
         }
         if self.vnet.iter().any(|n| n.contains(&ip)) {
             AddressClass::Private
@@ -72,21 +68,12 @@ impl AddressPolicy {
         if self.vnet.is_empty() {
             AddressRule {
                 rule: "rfc1918",
-                ranges: [
-                    "10.0.0.0/8",
-                    "172.16.0.0/12",
-                    "192.168.0.0/16",
-                    "100.64.0.0/10",
-                    "fc00::/7",
-                ]
-                .map(String::from)
-                .to_vec(),
+                ranges: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"]
+                    .map(String::from)
+                    .to_vec(),
             }
         } else {
-            AddressRule {
-                rule: "vnet-cidr",
-                ranges: self.vnet.iter().map(|n| n.to_string()).collect(),
-            }
+            AddressRule { rule: "vnet-cidr", ranges: self.vnet.iter().map(|n| n.to_string()).collect() }
         }
     }
 }
@@ -109,34 +96,13 @@ mod tests {
     #[test]
     fn classifies() {
         let p = AddressPolicy::new(vec![]);
-        assert_eq!(
-            p.classify("10.1.2.3".parse().unwrap()),
-            AddressClass::Private
-        );
-        assert_eq!(
-            p.classify("100.64.0.9".parse().unwrap()),
-            AddressClass::Private
-        );
-        assert_eq!(
-            p.classify("100.128.0.9".parse().unwrap()),
-            AddressClass::Public
-        );
-        assert_eq!(
-            p.classify("172.17.0.4".parse().unwrap()),
-            AddressClass::DockerBridge
-        );
-        assert_eq!(
-            p.classify("203.0.113.5".parse().unwrap()),
-            AddressClass::Public
-        );
+        assert_eq!(p.classify("10.1.2.3".parse().unwrap()), AddressClass::Private);
+        assert_eq!(p.classify("100.64.0.9".parse().unwrap()), AddressClass::Private);
+        assert_eq!(p.classify("100.128.0.9".parse().unwrap()), AddressClass::Public);
+        assert_eq!(p.classify("172.17.0.4".parse().unwrap()), AddressClass::DockerBridge);
+        assert_eq!(p.classify("203.0.113.5".parse().unwrap()), AddressClass::Public);
         let v = AddressPolicy::new(vec!["10.0.0.0/16".parse().unwrap()]);
-        assert_eq!(
-            v.classify("10.0.9.9".parse().unwrap()),
-            AddressClass::Private
-        );
-        assert_eq!(
-            v.classify("10.9.0.4".parse().unwrap()),
-            AddressClass::OutsideVnet
-        );
+        assert_eq!(v.classify("10.0.9.9".parse().unwrap()), AddressClass::Private);
+        assert_eq!(v.classify("10.9.0.4".parse().unwrap()), AddressClass::OutsideVnet);
     }
 }

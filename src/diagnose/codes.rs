@@ -20,13 +20,11 @@ pub struct CodeInfo {
 
 const DNS_DOC: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns";
 const PE_DNS_DOC: &str = "https://learn.microsoft.com/azure/private-link/private-endpoint-dns";
-const TS_DOC: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-secure-connection-workspace";
-const FW_DOC: &str =
-    "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall";
-const NET_DOC: &str =
-    "https://learn.microsoft.com/azure/machine-learning/how-to-secure-workspace-vnet";
-const WIRE_DOC: &str =
-    "https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16";
+const TS_DOC: &str =
+    "https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-secure-connection-workspace";
+const FW_DOC: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall";
+const NET_DOC: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-workspace-vnet";
+const WIRE_DOC: &str = "https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16";
 
 /// All codes amlnet can produce.
 pub const CODES: &[CodeInfo] = &[
@@ -196,6 +194,86 @@ pub const CODES: &[CodeInfo] = &[
         cause: "TLS completed, but the HTTP request got no answer (timeout, connection closed): a proxy or firewall that lets the handshake through but cuts the request, or a server-side problem.",
         remedy: "Retry with curl -v https://HOST/ from this machine and compare; check the firewall's logs for this name.",
         docs: &[FW_DOC],
+        category: "Other",
+    },
+    CodeInfo {
+        code: "dns-custom-no-forwarder",
+        title: "Custom DNS server does not forward the privatelink zone",
+        cause: "The configured DNS server gives a public answer (or none) for a private-endpoint name, while Azure DNS (168.63.129.16) gives the private one: the private DNS zone is fine and linked, but the custom DNS server has no conditional forwarder to Azure DNS for it.",
+        remedy: "On the custom DNS server, add a conditional forwarder to 168.63.129.16 for each zone listed (the public zone, e.g. blob.core.windows.net, or the privatelink zone), from a DNS server inside the VNet. With a VPN gateway and custom DNS, 168.63.129.16 must also be in the VNet's DNS list.",
+        docs: &[DNS_DOC, PE_DNS_DOC],
+        category: "DNS resolution",
+    },
+    CodeInfo {
+        code: "dns-hosts-override",
+        title: "/etc/hosts pins an Azure name",
+        cause: "A hosts-file entry decides the address of this name before DNS is asked. It was probably added to work around DNS once; it does not follow the private endpoint when its address changes, and it hides what DNS would say.",
+        remedy: "Remove the entry and fix DNS instead (privatelink zone link, or a conditional forwarder); if it must stay, check the address against the private endpoint's network interface.",
+        docs: &[DNS_DOC, TS_DOC],
+        category: "DNS resolution",
+    },
+    CodeInfo {
+        code: "proxy-unreachable",
+        title: "The configured proxy does not accept connections",
+        cause: "A proxy variable names a proxy, and the TCP connection to it failed (refused, timed out or no route), so nothing that honours the variable can reach the internet.",
+        remedy: "Check the proxy's address and port in the variable, and that this subnet may reach it (NSG, route table).",
+        docs: &[FW_DOC],
+        category: "Network security rules",
+    },
+    CodeInfo {
+        code: "http-proxy-auth",
+        title: "The proxy requires authentication",
+        cause: "The proxy answered 407 Proxy Authentication Required: it wants credentials the request did not carry (none in the proxy URL, or wrong ones).",
+        remedy: "Put the proxy user in the URL (http://user:password@proxy:port, percent-encoding special characters), or ask for this machine's address to be exempted from proxy authentication; prefer a credential store to a password in ~/.bashrc.",
+        docs: &[FW_DOC],
+        category: "Network security rules",
+    },
+    CodeInfo {
+        code: "proxy-not-exported",
+        title: "Proxy variable set but not exported",
+        cause: "~/.bashrc assigns a proxy variable without `export`: the shell itself has it, but no program started from the shell (pip, conda, az, python, curl) sees it.",
+        remedy: "Write `export HTTPS_PROXY=...` (and the same for HTTP_PROXY and NO_PROXY), or add `export NAME` after the assignment.",
+        docs: &[NET_DOC],
+        category: "Other",
+    },
+    CodeInfo {
+        code: "proxy-env-mismatch",
+        title: "Proxy settings differ between ~/.bashrc and this run",
+        cause: "The live environment of this run does not have the proxy values ~/.bashrc sets (or the upper- and lower-case variables disagree). A compute instance's setup script, cron and systemd services run non-interactive shells that never read ~/.bashrc, and Ubuntu's default bashrc returns early for them.",
+        remedy: "Set the variables where every process sees them: /etc/environment, or export them in the setup script itself before the commands that need them; put them before the 'If not running interactively, don't do anything' guard in ~/.bashrc. Keep HTTPS_PROXY and https_proxy equal.",
+        docs: &[NET_DOC, "https://learn.microsoft.com/azure/machine-learning/how-to-customize-compute-instance"],
+        category: "Other",
+    },
+    CodeInfo {
+        code: "proxy-malformed",
+        title: "Proxy variable is not a usable URL",
+        cause: "The value cannot be used as a proxy URL (no host, bad port, an unsupported scheme, a path, quotes or spaces). A value without a scheme works for curl but fails in Python requests, pip and conda.",
+        remedy: "Use the form http://host:port (or http://user:password@host:port), without quotes inside the value.",
+        docs: &[NET_DOC],
+        category: "Other",
+    },
+    CodeInfo {
+        code: "proxy-credentials-in-clear",
+        title: "Proxy password in clear text",
+        cause: "A proxy URL carries a password. Every process on the machine can read it from the environment, and it ends up in shell history, logs and support tickets.",
+        remedy: "Use a proxy that authenticates the machine (by address or Kerberos), or keep the password out of ~/.bashrc (a file readable only by you, sourced at login). amlnet masks it as *** in every output.",
+        docs: &[NET_DOC],
+        category: "Other",
+    },
+    CodeInfo {
+        code: "no-proxy-missing-private",
+        title: "Private-endpoint names would be sent to the proxy",
+        cause: "A proxy is set and NO_PROXY does not cover these private-endpoint names, so clients send them to the proxy, which reaches the public endpoint (public access disabled: 403) or cannot resolve the private name at all. Clients read NO_PROXY differently; the detail says which send what.",
+        remedy: "Add the private-endpoint suffixes to NO_PROXY in a form every client understands: a leading dot (.api.azureml.ms,.notebooks.azure.net,.blob.core.windows.net,.file.core.windows.net,.vault.azure.net,.azurecr.io) or the VNet's address range (CIDR); not '*.suffix', which only Go understands.",
+        docs: &[NET_DOC, FW_DOC],
+        category: "Other",
+    },
+    CodeInfo {
+        code: "no-proxy-missing-metadata",
+        title: "Azure's metadata addresses would be sent to the proxy",
+        cause: "A proxy is set and NO_PROXY does not cover 168.63.129.16 (Azure DNS / WireServer) or 169.254.169.254 (the instance metadata service, which serves managed-identity tokens). Requests to them must never go through a proxy.",
+        remedy: "Add 168.63.129.16,169.254.169.254 to NO_PROXY (and no_proxy).",
+        docs: &["https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service", WIRE_DOC],
         category: "Other",
     },
     CodeInfo {

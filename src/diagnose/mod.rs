@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod codes;
+mod local;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -13,8 +14,8 @@ use serde::Serialize;
 use crate::catalogue::{Expect, Protocol};
 use crate::plan::{Plan, PlannedEndpoint};
 use crate::probe::{
-    HttpObservation, NameObservation, NameOutcome, Observations, PathObservation, PathOutcome,
-    TlsFailure, TlsObservation,
+    HttpObservation, NameObservation, NameOutcome, Observations, PathObservation, PathOutcome, TlsFailure,
+    TlsObservation,
 };
 pub use address::{AddressClass, AddressPolicy};
 
@@ -87,6 +88,8 @@ pub struct Check {
     pub dialled: Option<String>,
     /// Set when a `--connect-to` rule chose the address.
     pub via_connect_to: bool,
+    /// The proxy the path went through (masked), if any.
+    pub via_proxy: Option<String>,
     /// TLS details (reserved in schema v1; not probed yet).
     pub tls: Option<serde_json::Value>,
     /// HTTP details (reserved in schema v1; not probed yet).
@@ -132,6 +135,10 @@ pub struct DiagnoseSettings {
     pub policy: AddressPolicy,
     /// Judge DNS answers (`--skip dns` turns this off; names are still resolved to dial).
     pub judge_dns: bool,
+    /// This machine's setup, judged when `judge_local` is set.
+    pub machine: crate::local::Machine,
+    /// Judge the proxy variables, ~/.bashrc, /etc/hosts and local addresses.
+    pub judge_local: bool,
 }
 
 /// One affected host behind a finding.
@@ -149,10 +156,7 @@ struct Collector {
 
 impl Collector {
     fn add(&mut self, code: &'static str, severity: Severity, hit: Hit) {
-        let order = codes::CODES
-            .iter()
-            .position(|c| c.code == code)
-            .unwrap_or(usize::MAX);
+        let order = codes::CODES.iter().position(|c| c.code == code).unwrap_or(usize::MAX);
         self.hits.entry((severity, order)).or_default().push(hit);
     }
 
@@ -213,24 +217,13 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
     let mut deadline_hits = Vec::new();
 
     for name in &obs.names {
-        let endpoints: Vec<&PlannedEndpoint> = plan
-            .endpoints
-            .iter()
-            .filter(|e| e.host == name.host)
-            .collect();
+        let endpoints: Vec<&PlannedEndpoint> = plan.endpoints.iter().filter(|e| e.host == name.host).collect();
         if endpoints.is_empty() {
             continue;
         }
-        let private = endpoints
-            .iter()
-            .find(|e| e.expect == Expect::Private)
-            .copied();
+        let private = endpoints.iter().find(|e| e.expect == Expect::Private).copied();
         let required = endpoints.iter().any(|e| e.required);
-        let severity = if required {
-            Severity::Error
-        } else {
-            Severity::Warning
-        };
+        let severity = if required { Severity::Error } else { Severity::Warning };
         let mut check = name_check(name);
         if !settings.judge_dns {
             check.status = Status::Skip;
@@ -261,9 +254,7 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
                         } else {
                             format!("{}: {evidence}", name.host)
                         },
-                        zone: private
-                            .and_then(|p| p.privatelink_zone.clone())
-                            .filter(|_| zone_relevant(code)),
+                        zone: private.and_then(|p| p.privatelink_zone.clone()).filter(|_| zone_relevant(code)),
                         service_tag: None,
                     },
                 );
@@ -282,11 +273,7 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
             .filter(|e| e.host == path.host && e.port == path.port && e.protocol == path.protocol)
             .collect();
         let required = endpoints.iter().any(|e| e.required);
-        let severity = if required {
-            Severity::Error
-        } else {
-            Severity::Warning
-        };
+        let severity = if required { Severity::Error } else { Severity::Warning };
         let service_tag = endpoints.first().map(|e| e.service_tag.clone());
         let mut check = path_check(path);
         let suppressed = failed_names.contains(&path.host);
@@ -306,14 +293,30 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
                 None
             }
             PathOutcome::Open | PathOutcome::UdpAnswered | PathOutcome::UdpNoRejection => None,
+            PathOutcome::ProxyUnreachable { .. } => Some("proxy-unreachable"),
+            PathOutcome::ProxyAuthRequired { .. } => Some("http-proxy-auth"),
+            PathOutcome::ProxyDenied { .. } | PathOutcome::ProxyFailed(_) => Some("http-blocked"),
         };
-        if let Some(code) = tcp_code {
-            let dialled = path.dialled.map(|a| a.to_string()).unwrap_or_default();
-            let how = if path.via_connect_to {
-                " (via --connect-to)"
-            } else {
-                ""
+        if let (Some(code), Some(proxy)) = (tcp_code, &path.via_proxy) {
+            let what = match &path.outcome {
+                PathOutcome::ProxyUnreachable { outcome, .. } => {
+                    format!("the proxy did not accept the connection ({})", path_words(outcome))
+                }
+                PathOutcome::ProxyAuthRequired { line, authenticate } => format!(
+                    "the proxy answered CONNECT with \"{line}\"{}",
+                    authenticate.as_deref().map(|a| format!(" (Proxy-Authenticate: {a})")).unwrap_or_default()
+                ),
+                PathOutcome::ProxyDenied { line, server, .. } => format!(
+                    "the proxy answered CONNECT with \"{line}\"{}",
+                    server.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()
+                ),
+                PathOutcome::ProxyFailed(m) => m.clone(),
+                other => path_words(other),
             };
+            verdicts.push((code, severity, format!("{}:{} through proxy {proxy}: {what}", path.host, path.port)));
+        } else if let Some(code) = tcp_code {
+            let dialled = path.dialled.map(|a| a.to_string()).unwrap_or_default();
+            let how = if path.via_connect_to { " (via --connect-to)" } else { "" };
             verdicts.push((
                 code,
                 severity,
@@ -327,10 +330,7 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
                 ),
             ));
         }
-        let expected: Vec<String> = endpoints
-            .iter()
-            .flat_map(|e| e.expected_issuers.clone())
-            .collect();
+        let expected: Vec<String> = endpoints.iter().flat_map(|e| e.expected_issuers.clone()).collect();
         if let Some(tls) = &path.tls {
             verdicts.extend(judge_tls(&path.host, path.port, tls, &expected, severity));
         }
@@ -347,28 +347,24 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
                 Severity::Warning => Status::Warn,
                 Severity::Info => check.status,
             };
-            let main = verdicts
-                .iter()
-                .find(|v| v.1 == worst)
-                .unwrap_or(&verdicts[0]);
+            let main = verdicts.iter().find(|v| v.1 == worst).unwrap_or(&verdicts[0]);
             check.code = Some(main.0);
             if worst != Severity::Info || check.error.is_none() {
                 check.error = Some(strip_host(&main.2, &path.host));
             }
             for (code, sev, evidence) in verdicts {
-                collector.add(
-                    code,
-                    sev,
-                    Hit {
-                        label: format!("{}:{}", path.host, path.port),
-                        evidence,
-                        zone: None,
-                        service_tag: service_tag.clone(),
-                    },
-                );
+                let label = match (&path.via_proxy, code) {
+                    (Some(proxy), "proxy-unreachable") => proxy.clone(),
+                    _ => format!("{}:{}", path.host, path.port),
+                };
+                collector.add(code, sev, Hit { label, evidence, zone: None, service_tag: service_tag.clone() });
             }
         }
         checks.push(check);
+    }
+
+    if settings.judge_local {
+        local::judge(&settings.machine, plan, &settings.policy, &mut collector);
     }
 
     if !deadline_hits.is_empty() {
@@ -385,10 +381,7 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
             );
         }
     }
-    Diagnosis {
-        checks,
-        findings: collector.into_findings(),
-    }
+    Diagnosis { checks, findings: collector.into_findings() }
 }
 
 /// Evidence lines start with `tcp host:port`; the check already names its host.
@@ -412,27 +405,16 @@ fn common_name(dn: &str) -> String {
 
 type PathVerdict = (&'static str, Severity, String);
 
-fn judge_tls(
-    host: &str,
-    port: u16,
-    tls: &TlsObservation,
-    expected: &[String],
-    severity: Severity,
-) -> Vec<PathVerdict> {
+fn judge_tls(host: &str, port: u16, tls: &TlsObservation, expected: &[String], severity: Severity) -> Vec<PathVerdict> {
     let issuer = tls.chain.first().map(|c| c.issuer.clone());
     let inspected = match &issuer {
         Some(i) if !expected.is_empty() => {
             let lower = i.to_ascii_lowercase();
-            !expected
-                .iter()
-                .any(|x| lower.contains(&x.to_ascii_lowercase()))
+            !expected.iter().any(|x| lower.contains(&x.to_ascii_lowercase()))
         }
         _ => false,
     };
-    let by = issuer
-        .as_deref()
-        .map(common_name)
-        .unwrap_or_else(|| "an unknown issuer".into());
+    let by = issuer.as_deref().map(common_name).unwrap_or_else(|| "an unknown issuer".into());
     let at = format!("tls {host}:{port}");
     let verdict = match &tls.failure {
         None if inspected => (
@@ -444,16 +426,10 @@ fn judge_tls(
             ),
         ),
         None => return Vec::new(),
-        Some(TlsFailure::Untrusted(reason)) if inspected => (
-            "tls-untrusted",
-            severity,
-            format!("{at}: TLS inspection: certificate issued by {by} ({reason})"),
-        ),
-        Some(TlsFailure::Untrusted(reason)) => (
-            "tls-untrusted",
-            severity,
-            format!("{at}: {reason}; issued by {by}"),
-        ),
+        Some(TlsFailure::Untrusted(reason)) if inspected => {
+            ("tls-untrusted", severity, format!("{at}: TLS inspection: certificate issued by {by} ({reason})"))
+        }
+        Some(TlsFailure::Untrusted(reason)) => ("tls-untrusted", severity, format!("{at}: {reason}; issued by {by}")),
         Some(TlsFailure::Expired(reason)) => {
             let validity = tls
                 .chain
@@ -469,17 +445,13 @@ fn judge_tls(
                 ),
             )
         }
-        Some(TlsFailure::Reset) => (
-            "tls-reset",
-            severity,
-            format!("{at}: TCP opened, reset right after the ClientHello (SNI {host})"),
-        ),
+        Some(TlsFailure::Reset) => {
+            ("tls-reset", severity, format!("{at}: TCP opened, reset right after the ClientHello (SNI {host})"))
+        }
         Some(TlsFailure::Closed) => (
             "tls-reset",
             severity,
-            format!(
-                "{at}: TCP opened, closed without an answer right after the ClientHello (SNI {host})"
-            ),
+            format!("{at}: TCP opened, closed without an answer right after the ClientHello (SNI {host})"),
         ),
         Some(TlsFailure::TimedOut) => (
             "tls-timeout",
@@ -509,30 +481,18 @@ const DENIAL_SERVERS: &[&str] = &[
     "sophos",
     "mcafee",
 ];
-const DENIAL_WORDS: &[&str] = &[
-    "access denied",
-    "blocked",
-    "action: deny",
-    "web policy",
-    "url filtering",
-    "not allowed by",
-    "policy violation",
-];
+const DENIAL_WORDS: &[&str] =
+    &["access denied", "blocked", "action: deny", "web policy", "url filtering", "not allowed by", "policy violation"];
 
 fn judge_http(host: &str, http: &HttpObservation, severity: Severity) -> Vec<PathVerdict> {
     let Some(status) = http.status else {
         let why = http.error.clone().unwrap_or_else(|| "no answer".into());
-        return vec![(
-            "http-failed",
-            severity,
-            format!("http {host}: GET {}: {why}", http.url),
-        )];
+        return vec![("http-failed", severity, format!("http {host}: GET {}: {why}", http.url))];
     };
     let server = http.server.clone().unwrap_or_default();
     let lower_server = server.to_ascii_lowercase();
     let body = http.body_start.to_ascii_lowercase();
-    let service_itself =
-        lower_server.contains("microsoft") || lower_server.contains("windows-azure");
+    let service_itself = lower_server.contains("microsoft") || lower_server.contains("windows-azure");
     let denial_status = matches!(status, 403 | 407 | 451 | 502 | 503);
     let named_by = if status == 470 {
         Some("Azure Firewall (status 470)".to_string())
@@ -556,17 +516,8 @@ fn judge_http(host: &str, http: &HttpObservation, severity: Severity) -> Vec<Pat
     };
     match named_by {
         Some(who) => {
-            let title = page_title(&http.body_start)
-                .map(|t| format!(" \"{t}\""))
-                .unwrap_or_default();
-            vec![(
-                "http-blocked",
-                severity,
-                format!(
-                    "http {host}: GET {} answered {status} by {who}{title}",
-                    http.url
-                ),
-            )]
+            let title = page_title(&http.body_start).map(|t| format!(" \"{t}\"")).unwrap_or_default();
+            vec![("http-blocked", severity, format!("http {host}: GET {} answered {status} by {who}{title}", http.url))]
         }
         None => Vec::new(),
     }
@@ -587,6 +538,7 @@ fn zone_relevant(code: &str) -> bool {
             | "dns-no-privatelink"
             | "dns-outside-vnet"
             | "dns-no-address"
+            | "dns-custom-no-forwarder"
     )
 }
 
@@ -603,27 +555,53 @@ pub fn chain_text(name: &NameObservation) -> String {
 
 type NameVerdict = Option<(&'static str, Option<Severity>, String)>;
 
-fn judge_name(
+fn judge_name(name: &NameObservation, private: Option<&PlannedEndpoint>, settings: &DiagnoseSettings) -> NameVerdict {
+    if let Some(entry) = &name.pinned {
+        let class = settings.policy.classify(entry.address);
+        let severity = if class == AddressClass::Private { Some(Severity::Warning) } else { None };
+        let code = if class == AddressClass::DockerBridge { "docker-bridge-overlap" } else { "dns-hosts-override" };
+        return Some((
+            code,
+            severity,
+            format!("{} -> {} pinned by {} line {} (DNS not asked)", name.host, entry.address, entry.file, entry.line),
+        ));
+    }
+    let verdict = judge_dns_answer(name, private, settings);
+    // Where Azure DNS knows the private answer the configured server lacks,
+    // the cause is the server's forwarding, not the zone.
+    if let (Some((code, _, evidence)), Some(azure)) = (&verdict, &name.azure_answer)
+        && matches!(
+            *code,
+            "dns-public-answer" | "dns-no-privatelink" | "dns-nxdomain" | "dns-timeout" | "dns-server-error"
+        )
+        && azure.outcome == NameOutcome::Resolved
+        && judge_dns_answer(azure, private, settings).is_none()
+    {
+        return Some((
+            "dns-custom-no-forwarder",
+            None,
+            format!(
+                "{evidence}; Azure DNS ({}) answers {}",
+                azure.resolver.map(|r| r.to_string()).unwrap_or_default(),
+                chain_text(azure)
+            ),
+        ));
+    }
+    verdict
+}
+
+fn judge_dns_answer(
     name: &NameObservation,
     private: Option<&PlannedEndpoint>,
     settings: &DiagnoseSettings,
 ) -> NameVerdict {
-    let by = name
-        .resolver
-        .map(|r| format!(" (answered by {r})"))
-        .unwrap_or_default();
+    let by = name.resolver.map(|r| format!(" (answered by {r})")).unwrap_or_default();
     match &name.outcome {
-        NameOutcome::Timeout => Some((
-            "dns-timeout",
-            None,
-            format!("no answer from {}", name.problems.join("; ")),
-        )),
+        NameOutcome::Timeout => Some(("dns-timeout", None, format!("no answer from {}", name.problems.join("; ")))),
         NameOutcome::Failed(e) => Some(("dns-timeout", None, e.clone())),
-        NameOutcome::DeadlineExceeded => Some((
-            "run-deadline-exceeded",
-            Some(Severity::Warning),
-            "unfinished at the deadline".into(),
-        )),
+        NameOutcome::DeadlineExceeded => {
+            Some(("run-deadline-exceeded", Some(Severity::Warning), "unfinished at the deadline".into()))
+        }
         NameOutcome::ServerError(code) => Some(("dns-server-error", None, format!("{code}{by}"))),
         NameOutcome::NxDomain { missing } => {
             let chain = chain_text(name);
@@ -634,36 +612,17 @@ fn judge_name(
             };
             Some(("dns-nxdomain", None, what))
         }
-        NameOutcome::NoAddress => Some((
-            "dns-no-address",
-            None,
-            format!("{}: no A record{by}", chain_text(name)),
-        )),
+        NameOutcome::NoAddress => Some(("dns-no-address", None, format!("{}: no A record{by}", chain_text(name)))),
         NameOutcome::Resolved => {
             let chain = chain_text(name);
-            let classes: Vec<AddressClass> = name
-                .addresses
-                .iter()
-                .map(|a| settings.policy.classify(*a))
-                .collect();
+            let classes: Vec<AddressClass> = name.addresses.iter().map(|a| settings.policy.classify(*a)).collect();
             if classes.contains(&AddressClass::DockerBridge) {
-                return Some((
-                    "docker-bridge-overlap",
-                    None,
-                    format!("{chain}{by}: inside 172.17.0.0/16"),
-                ));
+                return Some(("docker-bridge-overlap", None, format!("{chain}{by}: inside 172.17.0.0/16")));
             }
             let private = private?;
             let zone = private.privatelink_zone.as_deref().unwrap_or("privatelink");
-            let through_zone = name
-                .cname_chain
-                .iter()
-                .any(|c| c == zone || c.ends_with(&format!(".{zone}")));
-            let through_any = through_zone
-                || name
-                    .cname_chain
-                    .iter()
-                    .any(|c| c.split('.').any(|l| l == "privatelink"));
+            let through_zone = name.cname_chain.iter().any(|c| c == zone || c.ends_with(&format!(".{zone}")));
+            let through_any = through_zone || name.cname_chain.iter().any(|c| c.split('.').any(|l| l == "privatelink"));
             let all_private = classes.iter().all(|c| *c == AddressClass::Private);
             if classes.contains(&AddressClass::Public) {
                 if through_any {
@@ -680,18 +639,12 @@ fn judge_name(
                     ))
                 }
             } else if classes.contains(&AddressClass::OutsideVnet) {
-                Some((
-                    "dns-outside-vnet",
-                    None,
-                    format!("{chain}{by}: private, but outside every --vnet-cidr"),
-                ))
+                Some(("dns-outside-vnet", None, format!("{chain}{by}: private, but outside every --vnet-cidr")))
             } else if all_private && !through_any {
                 Some((
                     "dns-zone-override",
                     Some(Severity::Warning),
-                    format!(
-                        "{chain}{by}: private address without the privatelink CNAME (expected {zone})"
-                    ),
+                    format!("{chain}{by}: private address without the privatelink CNAME (expected {zone})"),
                 ))
             } else {
                 None
@@ -725,6 +678,7 @@ fn name_check(name: &NameObservation) -> Check {
         udp_state: None,
         dialled: None,
         via_connect_to: false,
+        via_proxy: None,
         tls: None,
         http: None,
         code: None,
@@ -735,31 +689,18 @@ fn name_check(name: &NameObservation) -> Check {
 fn path_check(path: &PathObservation) -> Check {
     let (tcp_state, udp_state, error) = match &path.outcome {
         PathOutcome::Open => (Some("open"), None, None),
-        PathOutcome::Refused => (
-            Some("refused"),
-            None,
-            Some("connection refused".to_string()),
-        ),
+        PathOutcome::Refused => (Some("refused"), None, Some("connection refused".to_string())),
         PathOutcome::TimedOut => (Some("timeout"), None, Some("no answer to SYN".to_string())),
-        PathOutcome::Unreachable => (
-            Some("unreachable"),
-            None,
-            Some("no route to host".to_string()),
-        ),
-        PathOutcome::UdpRejected => (
-            None,
-            Some("rejected"),
-            Some("ICMP port unreachable".to_string()),
-        ),
+        PathOutcome::Unreachable => (Some("unreachable"), None, Some("no route to host".to_string())),
+        PathOutcome::UdpRejected => (None, Some("rejected"), Some("ICMP port unreachable".to_string())),
         PathOutcome::UdpAnswered => (None, Some("answered"), None),
-        PathOutcome::UdpNoRejection => (
-            None,
-            Some("no-rejection"),
-            Some("no rejection seen (open or filtered)".to_string()),
-        ),
+        PathOutcome::UdpNoRejection => {
+            (None, Some("no-rejection"), Some("no rejection seen (open or filtered)".to_string()))
+        }
         PathOutcome::NotDialled(why) => (None, None, Some(format!("not dialled: {why}"))),
         PathOutcome::Failed(e) => (None, None, Some(e.clone())),
         PathOutcome::DeadlineExceeded => (None, None, Some("deadline reached".to_string())),
+        other => (None, None, Some(path_words(other))),
     };
     let area = match path.protocol {
         Protocol::Tcp => Area::Tcp,
@@ -780,6 +721,7 @@ fn path_check(path: &PathObservation) -> Check {
         udp_state,
         dialled: path.dialled.map(|a| a.to_string()),
         via_connect_to: path.via_connect_to,
+        via_proxy: path.via_proxy.clone(),
         tls: path.tls.as_ref().map(tls_json),
         http: path.http.as_ref().map(http_json),
         code: None,
@@ -787,13 +729,30 @@ fn path_check(path: &PathObservation) -> Check {
     }
 }
 
+/// A path outcome in a few words.
+fn path_words(outcome: &PathOutcome) -> String {
+    match outcome {
+        PathOutcome::Open => "open".into(),
+        PathOutcome::Refused => "connection refused".into(),
+        PathOutcome::TimedOut => "no answer to SYN".into(),
+        PathOutcome::Unreachable => "no route to host".into(),
+        PathOutcome::UdpRejected => "ICMP port unreachable".into(),
+        PathOutcome::UdpAnswered => "answered".into(),
+        PathOutcome::UdpNoRejection => "no rejection seen (open or filtered)".into(),
+        PathOutcome::NotDialled(why) => format!("not dialled: {why}"),
+        PathOutcome::Failed(e) | PathOutcome::ProxyFailed(e) => e.clone(),
+        PathOutcome::DeadlineExceeded => "deadline reached".into(),
+        PathOutcome::ProxyUnreachable { proxy, outcome } => format!("proxy {proxy}: {}", path_words(outcome)),
+        PathOutcome::ProxyAuthRequired { line, .. } => format!("proxy asks for authentication: {line}"),
+        PathOutcome::ProxyDenied { line, .. } => format!("proxy refused CONNECT: {line}"),
+    }
+}
+
 fn tls_json(tls: &TlsObservation) -> serde_json::Value {
     let leaf = tls.chain.first();
     let error = match &tls.failure {
         None => None,
-        Some(TlsFailure::Untrusted(r) | TlsFailure::Expired(r) | TlsFailure::Other(r)) => {
-            Some(r.clone())
-        }
+        Some(TlsFailure::Untrusted(r) | TlsFailure::Expired(r) | TlsFailure::Other(r)) => Some(r.clone()),
         Some(TlsFailure::Reset) => Some("reset after the ClientHello".to_string()),
         Some(TlsFailure::Closed) => Some("closed after the ClientHello".to_string()),
         Some(TlsFailure::TimedOut) => Some("no ServerHello before the timeout".to_string()),
@@ -834,13 +793,7 @@ mod tests {
     use crate::catalogue::Catalogue;
     use crate::lab::lab_target;
 
-    fn obs_for(
-        plan: &Plan,
-        host: &str,
-        addr: &str,
-        chain: &[&str],
-        outcome: PathOutcome,
-    ) -> Observations {
+    fn obs_for(plan: &Plan, host: &str, addr: &str, chain: &[&str], outcome: PathOutcome) -> Observations {
         let name = NameObservation {
             host: host.into(),
             resolver: Some("127.0.0.1:53".parse().unwrap()),
@@ -862,10 +815,7 @@ mod tests {
             tls: None,
             http: None,
         };
-        Observations {
-            names: vec![name],
-            paths: vec![path],
-        }
+        Observations { names: vec![name], paths: vec![path] }
     }
 
     #[test]
@@ -879,10 +829,7 @@ mod tests {
             &["kv-contoso-ml-lab.privatelink.vaultcore.azure.net"],
             PathOutcome::TimedOut,
         );
-        let settings = DiagnoseSettings {
-            policy: AddressPolicy::new(vec![]),
-            judge_dns: true,
-        };
+        let settings = DiagnoseSettings { policy: AddressPolicy::new(vec![]), judge_dns: true };
         let d = diagnose(&plan, &obs, &settings);
         let codes: Vec<&str> = d.findings.iter().map(|f| f.code).collect();
         assert_eq!(codes, vec!["dns-public-answer"]);
@@ -895,10 +842,7 @@ mod tests {
         let plan = Plan::build(Catalogue::builtin(), &lab_target());
         let host = "kv-contoso-ml-lab.vault.azure.net";
         let obs = obs_for(&plan, host, "203.0.113.9", &[], PathOutcome::TimedOut);
-        let settings = DiagnoseSettings {
-            policy: AddressPolicy::new(vec![]),
-            judge_dns: false,
-        };
+        let settings = DiagnoseSettings { policy: AddressPolicy::new(vec![]), judge_dns: false };
         let d = diagnose(&plan, &obs, &settings);
         let codes: Vec<&str> = d.findings.iter().map(|f| f.code).collect();
         assert_eq!(codes, vec!["tcp-timeout"]);
@@ -909,17 +853,9 @@ mod tests {
     fn a_private_answer_through_privatelink_passes() {
         let plan = Plan::build(Catalogue::builtin(), &lab_target());
         let host = "kv-contoso-ml-lab.vault.azure.net";
-        let obs = obs_for(
-            &plan,
-            host,
-            "10.0.1.9",
-            &["kv-contoso-ml-lab.privatelink.vaultcore.azure.net"],
-            PathOutcome::Open,
-        );
-        let settings = DiagnoseSettings {
-            policy: AddressPolicy::new(vec![]),
-            judge_dns: true,
-        };
+        let obs =
+            obs_for(&plan, host, "10.0.1.9", &["kv-contoso-ml-lab.privatelink.vaultcore.azure.net"], PathOutcome::Open);
+        let settings = DiagnoseSettings { policy: AddressPolicy::new(vec![]), judge_dns: true };
         let d = diagnose(&plan, &obs, &settings);
         assert!(d.findings.is_empty());
         assert!(d.checks.iter().all(|c| c.status == Status::Pass));
@@ -942,53 +878,23 @@ mod http_tests {
     }
 
     fn code_of(http: &HttpObservation) -> Option<&'static str> {
-        judge_http("pypi.org", http, Severity::Warning)
-            .first()
-            .map(|v| v.0)
+        judge_http("pypi.org", http, Severity::Warning).first().map(|v| v.0)
     }
 
     #[test]
     fn tells_a_denial_from_the_service() {
+        assert_eq!(code_of(&answer(470, None, None, "Action: Deny. No rule matched.")), Some("http-blocked"));
+        assert_eq!(code_of(&answer(403, Some("squid/5.7"), None, "")), Some("http-blocked"));
+        assert_eq!(code_of(&answer(403, None, Some("1.1 proxy.corp"), "")), Some("http-blocked"));
         assert_eq!(
-            code_of(&answer(470, None, None, "Action: Deny. No rule matched.")),
-            Some("http-blocked")
-        );
-        assert_eq!(
-            code_of(&answer(403, Some("squid/5.7"), None, "")),
-            Some("http-blocked")
-        );
-        assert_eq!(
-            code_of(&answer(403, None, Some("1.1 proxy.corp"), "")),
-            Some("http-blocked")
-        );
-        assert_eq!(
-            code_of(&answer(
-                403,
-                Some("nginx"),
-                None,
-                "<title>Blocked</title> access denied"
-            )),
+            code_of(&answer(403, Some("nginx"), None, "<title>Blocked</title> access denied")),
             Some("http-blocked")
         );
         // The service's own answers, even refusals, mean the path works.
-        assert_eq!(
-            code_of(&answer(
-                403,
-                Some("Microsoft-HTTPAPI/2.0"),
-                None,
-                "access denied"
-            )),
-            None
-        );
-        assert_eq!(
-            code_of(&answer(404, Some("nginx"), None, "not found")),
-            None
-        );
+        assert_eq!(code_of(&answer(403, Some("Microsoft-HTTPAPI/2.0"), None, "access denied")), None);
+        assert_eq!(code_of(&answer(404, Some("nginx"), None, "not found")), None);
         assert_eq!(code_of(&answer(200, None, None, "")), None);
-        let failed = HttpObservation {
-            error: Some("operation timed out".into()),
-            ..HttpObservation::default()
-        };
+        let failed = HttpObservation { error: Some("operation timed out".into()), ..HttpObservation::default() };
         assert_eq!(code_of(&failed), Some("http-failed"));
     }
 }

@@ -43,16 +43,9 @@ impl FilteredPort {
         let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
         socket.bind(&SockAddr::from(addr))?;
         socket.listen(0)?;
-        let addr = socket
-            .local_addr()?
-            .as_socket()
-            .ok_or_else(|| io::Error::other("no local address"))?;
+        let addr = socket.local_addr()?.as_socket().ok_or_else(|| io::Error::other("no local address"))?;
         let filler = StdTcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1))?;
-        Ok(FilteredPort {
-            addr,
-            _listener: socket,
-            _filler: filler,
-        })
+        Ok(FilteredPort { addr, _listener: socket, _filler: filler })
     }
 }
 
@@ -69,14 +62,8 @@ impl RefusedPort {
     pub fn bind() -> io::Result<RefusedPort> {
         let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
         socket.bind(&SockAddr::from(SocketAddr::from((LOOPBACK, 0))))?;
-        let addr = socket
-            .local_addr()?
-            .as_socket()
-            .ok_or_else(|| io::Error::other("no local address"))?;
-        Ok(RefusedPort {
-            addr,
-            _socket: socket,
-        })
+        let addr = socket.local_addr()?.as_socket().ok_or_else(|| io::Error::other("no local address"))?;
+        Ok(RefusedPort { addr, _socket: socket })
     }
 }
 

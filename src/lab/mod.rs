@@ -57,11 +57,14 @@ pub struct Lab {
     pub connect_to: Vec<ConnectTo>,
     /// What counts as the VNet here.
     pub vnet_cidr: Vec<IpNet>,
+    /// A second DNS server with the healthy answers, standing in for Azure DNS.
+    pub azure_dns: Option<SocketAddr>,
     /// The address each lab host name resolves to.
     pub addresses: BTreeMap<String, IpAddr>,
     /// CA certificates (PEM) the client of this scenario trusts.
     pub trusted_pem: Vec<String>,
     _server: Option<Server<Catalog>>,
+    _azure_server: Option<Server<Catalog>>,
     tasks: Vec<JoinHandle<()>>,
     _filtered: Vec<listeners::FilteredPort>,
     _refused: listeners::RefusedPort,
@@ -75,17 +78,10 @@ impl Drop for Lab {
     }
 }
 
-/// Hands out distinct addresses from the documentation and private ranges.
-struct Addresses {
-    next: u32,
-}
-
-impl Addresses {
-    fn take(&mut self, base: [u8; 3]) -> IpAddr {
-        self.next += 1;
-        let n = 3 + (self.next % 250) as u8;
-        IpAddr::V4(Ipv4Addr::new(base[0], base[1], base[2], n))
-    }
+/// The address of host number `index` in a /24 (documentation and private ranges).
+fn take(index: usize, base: [u8; 3]) -> IpAddr {
+    let n = 4 + (index % 250) as u8;
+    IpAddr::V4(Ipv4Addr::new(base[0], base[1], base[2], n))
 }
 
 const PRIVATE: [u8; 3] = [10, 0, 1];
@@ -96,130 +92,30 @@ const PUBLIC: [u8; 3] = [203, 0, 113];
 impl Lab {
     /// Starts the servers for `scenario`, with names from `plan`.
     pub async fn start(scenario: &Scenario, plan: &Plan) -> Result<Lab> {
-        let mut records: Vec<Record> = Vec::new();
-        let mut addresses = BTreeMap::new();
-        let mut alloc = Addresses { next: 0 };
-        let mut private_link_addresses: BTreeMap<Name, IpAddr> = BTreeMap::new();
-
-        for e in &plan.endpoints {
-            if addresses.contains_key(&e.host) {
-                continue;
-            }
-            let dns_fault = scenario
-                .fault
-                .iter()
-                .filter(|f| f.matches(&e.id))
-                .find_map(|f| f.dns);
-            let host = name(&e.host)?;
-            // A public edge name of its own per host, as Azure's would be.
-            let label: String = e
-                .host
-                .split('.')
-                .next()
-                .unwrap_or("edge")
-                .chars()
-                .take(40)
-                .collect();
-            let edge = name(&format!(
-                "{label}-{}.edge.lab.trafficmanager.net",
-                addresses.len() + 1
-            ))?;
-            let ip = match (e.expect, dns_fault) {
-                (_, Some(DnsFault::NameMissing)) => None,
-                (Expect::Public, _) => {
-                    let ip = alloc.take(PUBLIC);
-                    records.push(a(host.clone(), ip));
-                    Some(ip)
-                }
-                (Expect::Private, fault) => {
-                    let pl = name(e.privatelink_name.as_deref().unwrap_or(&e.host))?;
-                    match fault {
-                        Some(DnsFault::NoPrivateEndpoint) => {
-                            let ip = alloc.take(PUBLIC);
-                            records.push(cname(host.clone(), edge.clone()));
-                            records.push(a(edge.clone(), ip));
-                            Some(ip)
-                        }
-                        Some(DnsFault::ZoneUnlinked) => {
-                            let ip = alloc.take(PUBLIC);
-                            records.push(cname(host.clone(), pl.clone()));
-                            records.push(cname(pl.clone(), edge.clone()));
-                            records.push(a(edge.clone(), ip));
-                            Some(ip)
-                        }
-                        Some(DnsFault::RecordMissing) => {
-                            records.push(cname(host.clone(), pl.clone()));
-                            None
-                        }
-                        Some(DnsFault::ZoneOverride) => {
-                            let ip = alloc.take(PRIVATE);
-                            records.push(a(host.clone(), ip));
-                            Some(ip)
-                        }
-                        other => {
-                            let base = match other {
-                                Some(DnsFault::DockerBridge) => DOCKER,
-                                Some(DnsFault::OutsideVnet) => OUTSIDE_VNET,
-                                _ => PRIVATE,
-                            };
-                            records.push(cname(host.clone(), pl.clone()));
-                            // Names that share a private endpoint (a compute instance and
-                            // its workspace) share its one address.
-                            let ip = match private_link_addresses.get(&pl) {
-                                Some(ip) => *ip,
-                                None => {
-                                    let ip = alloc.take(base);
-                                    records.push(a(pl.clone(), ip));
-                                    private_link_addresses.insert(pl.clone(), ip);
-                                    ip
-                                }
-                            };
-                            Some(ip)
-                        }
-                    }
-                }
-            };
-            if let Some(ip) = ip {
-                addresses.insert(e.host.clone(), ip);
-            }
-        }
+        let (records, addresses) = zone_records(plan, &scenario.fault)?;
+        // A second server with the healthy records stands in for Azure DNS
+        // (168.63.129.16) when the scenario's own server is a custom one.
+        let azure_records = if scenario.azure_dns { Some(zone_records(plan, &[])?.0) } else { None };
 
         let mut tasks = Vec::new();
-        let (open_tcp, t) = listeners::open_tcp()
-            .await
-            .context("lab: open TCP listener")?;
+        let (open_tcp, t) = listeners::open_tcp().await.context("lab: open TCP listener")?;
         tasks.push(t);
 
         let faults_of = |id: &str, port: u16| -> Option<PathFault> {
-            scenario
-                .fault
-                .iter()
-                .filter(|f| f.matches(id) && f.port.is_none_or(|p| p == port))
-                .find_map(|f| f.path)
+            scenario.fault.iter().filter(|f| f.matches(id) && f.port.is_none_or(|p| p == port)).find_map(|f| f.path)
         };
-        let mut tls_hosts: Vec<String> = plan
-            .endpoints
-            .iter()
-            .filter(|e| e.tls)
-            .map(|e| e.host.clone())
-            .collect();
+        let mut tls_hosts: Vec<String> = plan.endpoints.iter().filter(|e| e.tls).map(|e| e.host.clone()).collect();
         tls_hosts.sort();
         tls_hosts.dedup();
-        let used: Vec<PathFault> = plan
-            .endpoints
-            .iter()
-            .filter_map(|e| faults_of(&e.id, e.port))
-            .collect();
+        let used: Vec<PathFault> = plan.endpoints.iter().filter_map(|e| faults_of(&e.id, e.port)).collect();
         let lab_ca = tls::LabCa::new(tls::LAB_CA_NAME, "Microsoft Corporation (amlnet lab)")?;
         let mut trusted_pem = vec![lab_ca.pem.clone()];
         let (genuine, t) = tls::serve(&lab_ca, &tls_hosts, false, tls::Responder::Service).await?;
         tasks.push(t);
-        let inspection = if used.iter().any(|f| {
-            matches!(
-                f,
-                PathFault::TlsInspection | PathFault::TlsInspectionTrusted | PathFault::HttpBlocked
-            )
-        }) {
+        let inspection = if used
+            .iter()
+            .any(|f| matches!(f, PathFault::TlsInspection | PathFault::TlsInspectionTrusted | PathFault::HttpBlocked))
+        {
             let ca = tls::LabCa::new(tls::INSPECTION_CA_NAME, "Contoso Ltd")?;
             if used.iter().any(|f| f.trusts_inspection()) {
                 trusted_pem.push(ca.pem.clone());
@@ -230,8 +126,7 @@ impl Lab {
                 .filter(|e| faults_of(&e.id, e.port) == Some(PathFault::HttpBlocked))
                 .map(|e| e.host.clone())
                 .collect();
-            let (addr, t) =
-                tls::serve(&ca, &tls_hosts, false, tls::Responder::BlockPage(blocked)).await?;
+            let (addr, t) = tls::serve(&ca, &tls_hosts, false, tls::Responder::BlockPage(blocked)).await?;
             tasks.push(t);
             Some(addr)
         } else {
@@ -248,9 +143,7 @@ impl Lab {
         tasks.push(t);
         let (silent, t) = tls::silent().await.context("lab: silent listener")?;
         tasks.push(t);
-        let (open_udp, t) = listeners::open_udp()
-            .await
-            .context("lab: open UDP socket")?;
+        let (open_udp, t) = listeners::open_udp().await.context("lab: open UDP socket")?;
         tasks.push(t);
         let filtered = listeners::FilteredPort::bind().context("lab: filtered listener")?;
         let refused = listeners::RefusedPort::bind().context("lab: refused port")?;
@@ -269,29 +162,19 @@ impl Lab {
                 (Protocol::Tcp, Some(PathFault::TlsSilent)) => silent,
                 (
                     Protocol::Tcp,
-                    Some(
-                        PathFault::TlsInspection
-                        | PathFault::TlsInspectionTrusted
-                        | PathFault::HttpBlocked,
-                    ),
+                    Some(PathFault::TlsInspection | PathFault::TlsInspectionTrusted | PathFault::HttpBlocked),
                 ) => inspection.unwrap_or(genuine),
                 (Protocol::Tcp, Some(PathFault::TlsExpired)) => expired.unwrap_or(genuine),
                 (Protocol::Tcp, _) => genuine,
                 (Protocol::Udp, Some(PathFault::UdpClosed)) => closed_udp,
                 (Protocol::Udp, _) => open_udp,
             };
-            connect_to.push(ConnectTo {
-                host: Some(ip.to_string()),
-                port: Some(e.port),
-                to,
-            });
+            connect_to.push(ConnectTo { host: Some(ip.to_string()), port: Some(e.port), to });
         }
 
         let mut filtered_ports = vec![filtered];
         let (dns, server) = if scenario.server.as_deref() == Some("silent") {
-            let (addr, task, tcp) = listeners::silent_dns()
-                .await
-                .context("lab: silent DNS server")?;
+            let (addr, task, tcp) = listeners::silent_dns().await.context("lab: silent DNS server")?;
             tasks.push(task);
             filtered_ports.push(tcp);
             (addr, None)
@@ -299,13 +182,22 @@ impl Lab {
             let (addr, server) = serve_dns(records).await?;
             (addr, Some(server))
         };
+        let (azure_dns, azure_server) = match azure_records {
+            Some(records) => {
+                let (addr, server) = serve_dns(records).await?;
+                (Some(addr), Some(server))
+            }
+            None => (None, None),
+        };
         Ok(Lab {
             dns,
             connect_to,
             vnet_cidr: scenario.vnet_cidr.clone(),
             addresses,
             trusted_pem,
+            azure_dns,
             _server: server,
+            _azure_server: azure_server,
             tasks,
             _filtered: filtered_ports,
             _refused: refused,
@@ -324,15 +216,94 @@ impl Lab {
     }
 }
 
+/// The DNS records of the lab's network with `faults` applied, and the
+/// address each host ends on. Addresses depend only on the host's place in
+/// the plan, so two servers built with different faults agree on them.
+fn zone_records(plan: &Plan, faults: &[scenario::Fault]) -> Result<(Vec<Record>, BTreeMap<String, IpAddr>)> {
+    let hosts = plan.hosts();
+    let mut records: Vec<Record> = Vec::new();
+    let mut addresses = BTreeMap::new();
+    let mut private_link_addresses: BTreeMap<Name, IpAddr> = BTreeMap::new();
+
+    for e in &plan.endpoints {
+        if addresses.contains_key(&e.host) {
+            continue;
+        }
+        let dns_fault = faults.iter().filter(|f| f.matches(&e.id)).find_map(|f| f.dns);
+        let index = hosts.iter().position(|h| *h == e.host).unwrap_or(0);
+        let host = name(&e.host)?;
+        // A public edge name of its own per host, as Azure's would be.
+        let label: String = e.host.split('.').next().unwrap_or("edge").chars().take(40).collect();
+        let edge = name(&format!("{label}-{}.edge.lab.trafficmanager.net", index + 1))?;
+        let ip = match (e.expect, dns_fault) {
+            (_, Some(DnsFault::NameMissing)) => None,
+            (Expect::Public, _) => {
+                let ip = take(index, PUBLIC);
+                records.push(a(host.clone(), ip));
+                Some(ip)
+            }
+            (Expect::Private, fault) => {
+                let pl = name(e.privatelink_name.as_deref().unwrap_or(&e.host))?;
+                match fault {
+                    Some(DnsFault::NoPrivateEndpoint) => {
+                        let ip = take(index, PUBLIC);
+                        records.push(cname(host.clone(), edge.clone()));
+                        records.push(a(edge.clone(), ip));
+                        Some(ip)
+                    }
+                    Some(DnsFault::ZoneUnlinked) => {
+                        let ip = take(index, PUBLIC);
+                        records.push(cname(host.clone(), pl.clone()));
+                        records.push(cname(pl.clone(), edge.clone()));
+                        records.push(a(edge.clone(), ip));
+                        Some(ip)
+                    }
+                    Some(DnsFault::RecordMissing) => {
+                        records.push(cname(host.clone(), pl.clone()));
+                        None
+                    }
+                    Some(DnsFault::ZoneOverride) => {
+                        let ip = take(index, PRIVATE);
+                        records.push(a(host.clone(), ip));
+                        Some(ip)
+                    }
+                    other => {
+                        let base = match other {
+                            Some(DnsFault::DockerBridge) => DOCKER,
+                            Some(DnsFault::OutsideVnet) => OUTSIDE_VNET,
+                            _ => PRIVATE,
+                        };
+                        records.push(cname(host.clone(), pl.clone()));
+                        // Names that share a private endpoint (a compute instance and
+                        // its workspace) share its one address.
+                        let ip = match private_link_addresses.get(&pl) {
+                            Some(ip) => *ip,
+                            None => {
+                                let ip = take(index, base);
+                                records.push(a(pl.clone(), ip));
+                                private_link_addresses.insert(pl.clone(), ip);
+                                ip
+                            }
+                        };
+                        Some(ip)
+                    }
+                }
+            }
+        };
+        if let Some(ip) = ip {
+            addresses.insert(e.host.clone(), ip);
+        }
+    }
+
+    Ok((records, addresses))
+}
+
 fn name(s: &str) -> Result<Name> {
-    Name::from_str(&format!("{}.", s.trim_end_matches('.')))
-        .with_context(|| format!("lab: '{s}' is not a DNS name"))
+    Name::from_str(&format!("{}.", s.trim_end_matches('.'))).with_context(|| format!("lab: '{s}' is not a DNS name"))
 }
 
 fn a(n: Name, ip: IpAddr) -> Record {
-    let IpAddr::V4(v4) = ip else {
-        unreachable!("the lab hands out IPv4 only")
-    };
+    let IpAddr::V4(v4) = ip else { unreachable!("the lab hands out IPv4 only") };
     Record::from_rdata(n, 60, RData::A(A(v4)))
 }
 
@@ -344,30 +315,17 @@ fn cname(n: Name, target: Name) -> Record {
 /// TCP on a random loopback port.
 async fn serve_dns(records: Vec<Record>) -> Result<(SocketAddr, Server<Catalog>)> {
     let origin = Name::root();
-    let mut zone: InMemoryZoneHandler =
-        InMemoryZoneHandler::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
-    let soa = SOA::new(
-        name("ns.lab.test")?,
-        name("hostmaster.lab.test")?,
-        1,
-        3600,
-        600,
-        86400,
-        60,
-    );
+    let mut zone: InMemoryZoneHandler = InMemoryZoneHandler::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
+    let soa = SOA::new(name("ns.lab.test")?, name("hostmaster.lab.test")?, 1, 3600, 600, 86400, 60);
     zone.upsert_mut(Record::from_rdata(origin.clone(), 60, RData::SOA(soa)), 1);
     for r in records {
         zone.upsert_mut(r, 1);
     }
     let mut catalog = Catalog::new();
     catalog.upsert(origin.into(), vec![Arc::new(zone)]);
-    let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .context("lab: DNS UDP socket")?;
+    let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.context("lab: DNS UDP socket")?;
     let addr = udp.local_addr()?;
-    let tcp = TcpListener::bind(addr)
-        .await
-        .context("lab: DNS TCP listener")?;
+    let tcp = TcpListener::bind(addr).await.context("lab: DNS TCP listener")?;
     let mut server = Server::new(catalog);
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5), 4096);

@@ -53,10 +53,7 @@ pub enum PathFault {
 impl PathFault {
     /// Whether the scenario's client trusts the inspection CA.
     pub fn trusts_inspection(self) -> bool {
-        matches!(
-            self,
-            PathFault::TlsInspectionTrusted | PathFault::HttpBlocked
-        )
+        matches!(self, PathFault::TlsInspectionTrusted | PathFault::HttpBlocked)
     }
 }
 
@@ -98,6 +95,9 @@ pub struct Scenario {
     pub vnet_cidr: Vec<IpNet>,
     /// `silent`: the DNS server never answers.
     pub server: Option<String>,
+    /// Also run a healthy "Azure DNS" next to the scenario's (custom) server.
+    #[serde(default)]
+    pub azure_dns: bool,
     /// Faults.
     #[serde(default)]
     pub fault: Vec<Fault>,
@@ -113,9 +113,7 @@ pub fn scenarios() -> &'static [Scenario] {
     static ALL: OnceLock<Vec<Scenario>> = OnceLock::new();
     ALL.get_or_init(|| {
         // Compiled-in data covered by tests; a parse failure is a build defect.
-        toml::from_str::<ScenarioFile>(include_str!("scenarios.toml"))
-            .expect("scenarios.toml parses")
-            .scenario
+        toml::from_str::<ScenarioFile>(include_str!("scenarios.toml")).expect("scenarios.toml parses").scenario
     })
 }
 

@@ -39,22 +39,12 @@ impl LabCa {
         let key = KeyPair::generate().context("lab CA key")?;
         let mut params = CertificateParams::new(Vec::<String>::new()).context("lab CA params")?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, organisation);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        params.distinguished_name.push(DnType::CommonName, common_name);
+        params.distinguished_name.push(DnType::OrganizationName, organisation);
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let cert = params.self_signed(&key).context("lab CA certificate")?;
-        Ok(LabCa {
-            pem: cert.pem(),
-            issuer: Issuer::new(params, key),
-        })
+        Ok(LabCa { pem: cert.pem(), issuer: Issuer::new(params, key) })
     }
 
     /// A leaf for `names`, valid now, or (when `expired`) only in 2020.
@@ -62,21 +52,16 @@ impl LabCa {
         let key = KeyPair::generate().context("lab leaf key")?;
         let mut params = CertificateParams::new(names.to_vec()).context("lab leaf params")?;
         if let Some(first) = names.first() {
-            params
-                .distinguished_name
-                .push(DnType::CommonName, first.as_str());
+            params.distinguished_name.push(DnType::CommonName, first.as_str());
         }
         if expired {
             params.not_before = rcgen::date_time_ymd(2020, 1, 1);
             params.not_after = rcgen::date_time_ymd(2020, 12, 31);
         }
-        let cert = params
-            .signed_by(&key, &self.issuer)
-            .context("lab leaf certificate")?;
+        let cert = params.signed_by(&key, &self.issuer).context("lab leaf certificate")?;
         let chain: Vec<CertificateDer<'static>> = vec![cert.der().clone()];
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        CertifiedKey::from_der(chain, key_der, &crate::probe::tls::provider())
-            .map_err(|e| anyhow!("lab leaf: {e}"))
+        CertifiedKey::from_der(chain, key_der, &crate::probe::tls::provider()).map_err(|e| anyhow!("lab leaf: {e}"))
     }
 }
 
@@ -99,8 +84,7 @@ pub async fn serve(
     let mut sni = ResolvesServerCertUsingSni::new();
     for host in hosts {
         let key = ca.leaf(std::slice::from_ref(host), expired)?;
-        sni.add(host, key)
-            .map_err(|e| anyhow!("lab certificate for {host}: {e}"))?;
+        sni.add(host, key).map_err(|e| anyhow!("lab certificate for {host}: {e}"))?;
     }
     let mut config = ServerConfig::builder_with_provider(crate::probe::tls::provider())
         .with_safe_default_protocol_versions()
@@ -109,9 +93,7 @@ pub async fn serve(
         .with_cert_resolver(Arc::new(sni));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .context("lab TLS listener")?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.context("lab TLS listener")?;
     let addr = listener.local_addr()?;
     let responder = Arc::new(responder);
     let task = tokio::spawn(async move {
@@ -127,12 +109,7 @@ pub async fn serve(
 
 async fn answer(acceptor: TlsAcceptor, stream: TcpStream, responder: &Responder) -> io::Result<()> {
     let mut tls = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await??;
-    let host = tls
-        .get_ref()
-        .1
-        .server_name()
-        .unwrap_or_default()
-        .to_string();
+    let host = tls.get_ref().1.server_name().unwrap_or_default().to_string();
     // Read the request head (at most 8 KiB); the lab ignores its content.
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
@@ -153,9 +130,11 @@ async fn answer(acceptor: TlsAcceptor, stream: TcpStream, responder: &Responder)
             )
         }
         _ if host.contains(".workspace.") => {
-            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                .to_string()
         }
-        _ => "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n".to_string(),
+        _ => "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+            .to_string(),
     };
     tls.write_all(response.as_bytes()).await?;
     tls.shutdown().await

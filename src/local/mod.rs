@@ -1,13 +1,16 @@
 //! This machine: what it is and how it is set up (resolvers, proxy
 //! variables). Read once per run, before any probe, and only read.
 
+pub mod bashrc;
+pub mod hosts;
+pub mod interfaces;
+pub mod proxy;
+pub mod resolv;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use anyhow::{Result, anyhow};
 use serde::Serialize;
-
-use crate::redact::mask_url;
 
 /// Where the run happens.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -24,70 +27,112 @@ impl HostInfo {
     /// Reads the host's identity.
     pub fn detect() -> HostInfo {
         // /mnt/azmnt/.nbvm is what Azure ML's own libraries look for (FACTS.md, [CI]).
-        let kind = if Path::new("/mnt/azmnt/.nbvm").exists() {
-            "compute-instance"
-        } else {
-            "other"
+        let kind = if Path::new("/mnt/azmnt/.nbvm").exists() { "compute-instance" } else { "other" };
+        HostInfo { hostname: gethostname::gethostname().to_string_lossy().into_owned(), os: std::env::consts::OS, kind }
+    }
+}
+
+/// A value that may hold a password: kept for the probes, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::redact::mask_url(&self.0))
+    }
+}
+
+/// Where the local checks read.
+#[derive(Debug, Clone)]
+pub struct MachinePaths {
+    /// `--bashrc` (default `$HOME/.bashrc`).
+    pub bashrc: Option<std::path::PathBuf>,
+    /// `--hosts-file` (default `/etc/hosts`).
+    pub hosts_file: std::path::PathBuf,
+    /// `--resolv-conf` (default `/etc/resolv.conf`).
+    pub resolv_conf: std::path::PathBuf,
+}
+
+/// Everything read from this machine before the run.
+#[derive(Debug, Clone, Default)]
+pub struct Machine {
+    /// The resolv.conf, when readable.
+    pub resolv: Option<resolv::ResolvConf>,
+    /// Why it was not.
+    pub resolv_error: Option<String>,
+    /// Every hosts-file entry.
+    pub hosts: Vec<hosts::HostsEntry>,
+    /// Local addresses.
+    pub interfaces: Vec<interfaces::InterfaceAddress>,
+    /// IPv4 routes.
+    pub routes: Vec<interfaces::Route>,
+    /// Proxy variables of the live environment (raw; masked on output).
+    pub env_proxy: Vec<(String, Secret)>,
+    /// The shell startup file, when one was read.
+    pub bashrc: Option<bashrc::ShellFile>,
+    /// Its path.
+    pub bashrc_path: Option<String>,
+}
+
+impl Machine {
+    /// Reads everything; unreadable parts become notes or errors in the data, never a failure.
+    pub fn read(paths: &MachinePaths, env: &dyn Fn(&str) -> Option<String>) -> Machine {
+        let (resolv, resolv_error) = match resolv::ResolvConf::read(&paths.resolv_conf) {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(e)),
         };
-        HostInfo {
-            hostname: gethostname::gethostname().to_string_lossy().into_owned(),
-            os: std::env::consts::OS,
-            kind,
+        let bashrc_path =
+            paths.bashrc.clone().or_else(|| env("HOME").map(|h| std::path::Path::new(&h).join(".bashrc")));
+        Machine {
+            resolv,
+            resolv_error,
+            hosts: hosts::read(&paths.hosts_file).unwrap_or_default(),
+            interfaces: interfaces::addresses(),
+            routes: interfaces::routes(),
+            env_proxy: proxy::PROXY_VARIABLES
+                .iter()
+                .filter_map(|n| env(n).map(|v| (n.to_string(), Secret(v))))
+                .collect(),
+            bashrc: bashrc_path.as_ref().map(|p| bashrc::read(p, env)),
+            bashrc_path: bashrc_path.map(|p| p.display().to_string()),
         }
     }
-}
 
-/// A proxy variable of the live environment, masked.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ProxyVariable {
-    /// Variable name as set (`HTTPS_PROXY`, `no_proxy`, ...).
-    pub name: String,
-    /// Its value, secrets masked.
-    pub value: String,
-}
+    /// A live-environment proxy variable.
+    pub fn env(&self, name: &str) -> Option<String> {
+        self.env_proxy.iter().find(|(n, _)| n == name).map(|(_, v)| v.0.clone())
+    }
 
-/// The proxy variables amlnet reads, in both cases.
-pub const PROXY_VARIABLES: &[&str] = &[
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
-
-/// The proxy variables of the live environment, masked.
-pub fn proxy_variables(env: &dyn Fn(&str) -> Option<String>) -> Vec<ProxyVariable> {
-    PROXY_VARIABLES
-        .iter()
-        .filter_map(|name| {
-            env(name).map(|v| ProxyVariable {
-                name: name.to_string(),
-                value: mask_url(&v),
+    /// The proxy variables of the environment and the shell file, masked, for the report.
+    pub fn proxy_report(&self) -> Vec<proxy::ProxyVariable> {
+        let mut out: Vec<proxy::ProxyVariable> = self
+            .env_proxy
+            .iter()
+            .map(|(n, v)| proxy::ProxyVariable {
+                name: n.clone(),
+                value: crate::redact::mask_url(&v.0),
+                origin: proxy::Origin::Environment,
             })
-        })
-        .collect()
-}
-
-/// The DNS servers of a resolv.conf file, in order, port 53.
-pub fn resolv_conf_servers(path: &Path) -> Result<Vec<SocketAddr>> {
-    let text = std::fs::read(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let (config, _opts) = hickory_resolver::system_conf::parse_resolv_conf(&text)
-        .map_err(|e| anyhow!("{}: not a usable resolv.conf: {e}", path.display()))?;
-    let mut servers: Vec<SocketAddr> = Vec::new();
-    for ns in config.name_servers() {
-        let port = ns.connections.first().map(|c| c.port).unwrap_or(53);
-        let addr = SocketAddr::new(ns.ip, port);
-        if !servers.contains(&addr) {
-            servers.push(addr);
+            .collect();
+        if let Some(file) = &self.bashrc {
+            for name in proxy::PROXY_VARIABLES {
+                if let Some(a) = file.last(name) {
+                    out.push(proxy::ProxyVariable {
+                        name: a.name.clone(),
+                        value: crate::redact::mask_url(&a.value),
+                        origin: proxy::Origin::File {
+                            file: a.file.clone(),
+                            line: a.line,
+                            exported: a.exported,
+                            conditional: a.conditional,
+                            interactive_only: a.interactive_only,
+                        },
+                    });
+                }
+            }
         }
+        out
     }
-    if servers.is_empty() {
-        return Err(anyhow!("{}: no nameserver lines", path.display()));
-    }
-    Ok(servers)
 }
 
 /// Parses `--dns-server IP[:PORT]` (IPv6 as `[::1]:53`).
@@ -95,6 +140,5 @@ pub fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    s.parse::<SocketAddr>()
-        .map_err(|_| format!("'{s}' is not IP or IP:PORT"))
+    s.parse::<SocketAddr>().map_err(|_| format!("'{s}' is not IP or IP:PORT"))
 }

@@ -21,20 +21,14 @@ pub struct ConnectTo {
 impl ConnectTo {
     /// The first rule that matches the endpoint by name, or else by the
     /// address DNS gave for it.
-    pub fn find<'a>(
-        rules: &'a [ConnectTo],
-        host: &str,
-        resolved: Option<IpAddr>,
-        port: u16,
-    ) -> Option<&'a ConnectTo> {
+    pub fn find<'a>(rules: &'a [ConnectTo], host: &str, resolved: Option<IpAddr>, port: u16) -> Option<&'a ConnectTo> {
         let port_ok = |r: &ConnectTo| r.port.is_none_or(|p| p == port);
         rules.iter().find(|r| {
             port_ok(r)
                 && match &r.host {
                     None => true,
                     Some(h) => {
-                        h.eq_ignore_ascii_case(host)
-                            || (resolved.is_some() && h.parse::<IpAddr>().ok() == resolved)
+                        h.eq_ignore_ascii_case(host) || (resolved.is_some() && h.parse::<IpAddr>().ok() == resolved)
                     }
                 }
         })
@@ -57,29 +51,18 @@ impl FromStr for ConnectTo {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let parts =
-            split_fields(s).ok_or_else(|| format!("'{s}' should be HOST:PORT:ADDR:PORT"))?;
+        let parts = split_fields(s).ok_or_else(|| format!("'{s}' should be HOST:PORT:ADDR:PORT"))?;
         let [host, port, addr, to_port] = parts.as_slice() else {
             return Err(format!("'{s}' should be HOST:PORT:ADDR:PORT"));
         };
-        let parse_port = |p: &str| {
-            p.parse::<u16>()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| format!("'{s}': '{p}' is not a port"))
-        };
-        let port = if port.is_empty() {
-            None
-        } else {
-            Some(parse_port(port)?)
-        };
-        let ip: IpAddr = addr.parse().map_err(|_| format!("'{s}': '{addr}' is not an IP address (amlnet does not resolve the target of --connect-to)"))?;
+        let parse_port =
+            |p: &str| p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| format!("'{s}': '{p}' is not a port"));
+        let port = if port.is_empty() { None } else { Some(parse_port(port)?) };
+        let ip: IpAddr = addr.parse().map_err(|_| {
+            format!("'{s}': '{addr}' is not an IP address (amlnet does not resolve the target of --connect-to)")
+        })?;
         let to = SocketAddr::new(ip, parse_port(to_port)?);
-        let host = if host.is_empty() {
-            None
-        } else {
-            Some(host.to_ascii_lowercase())
-        };
+        let host = if host.is_empty() { None } else { Some(host.to_ascii_lowercase()) };
         Ok(ConnectTo { host, port, to })
     }
 }
@@ -119,26 +102,10 @@ mod tests {
 
     #[test]
     fn matches_name_then_address() {
-        let rules: Vec<ConnectTo> = vec![
-            "10.0.0.4:443:127.0.0.1:1".parse().unwrap(),
-            "x.example:443:127.0.0.1:2".parse().unwrap(),
-        ];
-        assert_eq!(
-            ConnectTo::find(&rules, "x.example", None, 443)
-                .unwrap()
-                .to
-                .port(),
-            2
-        );
-        assert_eq!(
-            ConnectTo::find(&rules, "y.example", Some("10.0.0.4".parse().unwrap()), 443)
-                .unwrap()
-                .to
-                .port(),
-            1
-        );
-        assert!(
-            ConnectTo::find(&rules, "y.example", Some("10.0.0.4".parse().unwrap()), 80).is_none()
-        );
+        let rules: Vec<ConnectTo> =
+            vec!["10.0.0.4:443:127.0.0.1:1".parse().unwrap(), "x.example:443:127.0.0.1:2".parse().unwrap()];
+        assert_eq!(ConnectTo::find(&rules, "x.example", None, 443).unwrap().to.port(), 2);
+        assert_eq!(ConnectTo::find(&rules, "y.example", Some("10.0.0.4".parse().unwrap()), 443).unwrap().to.port(), 1);
+        assert!(ConnectTo::find(&rules, "y.example", Some("10.0.0.4".parse().unwrap()), 80).is_none());
     }
 }

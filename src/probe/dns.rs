@@ -41,17 +41,11 @@ impl DnsServer {
         opts.preserve_intermediates = true;
         opts.ndots = 0;
         opts.edns0 = true;
-        let resolver = Resolver::builder_with_config(
-            ResolverConfig::from_name_servers(vec![ns]),
-            TokioRuntimeProvider::default(),
-        )
-        .with_options(opts)
-        .build()?;
-        Ok(DnsServer {
-            addr,
-            resolver,
-            timeout,
-        })
+        let resolver =
+            Resolver::builder_with_config(ResolverConfig::from_name_servers(vec![ns]), TokioRuntimeProvider::default())
+                .with_options(opts)
+                .build()?;
+        Ok(DnsServer { addr, resolver, timeout })
     }
 
     /// The server's address.
@@ -63,11 +57,7 @@ impl DnsServer {
 /// What one server said about one name.
 enum ServerAnswer {
     /// The server answered (positively or negatively).
-    Answered {
-        outcome: NameOutcome,
-        chain: Vec<String>,
-        addresses: Vec<IpAddr>,
-    },
+    Answered { outcome: NameOutcome, chain: Vec<String>, addresses: Vec<IpAddr> },
     /// No answer within the timeout.
     Silent,
     /// Some other failure talking to it.
@@ -82,11 +72,7 @@ pub async fn resolve(servers: &[DnsServer], host: &str) -> NameObservation {
     let mut any_failure = false;
     for server in servers {
         match ask(server, host).await {
-            ServerAnswer::Answered {
-                outcome,
-                chain,
-                addresses,
-            } => {
+            ServerAnswer::Answered { outcome, chain, addresses } => {
                 return NameObservation {
                     host: host.to_string(),
                     resolver: Some(server.addr),
@@ -95,6 +81,8 @@ pub async fn resolve(servers: &[DnsServer], host: &str) -> NameObservation {
                     addresses,
                     elapsed: started.elapsed(),
                     problems,
+                    pinned: None,
+                    azure_answer: None,
                 };
             }
             ServerAnswer::Silent => problems.push(format!("{}: no answer", server.addr)),
@@ -119,41 +107,29 @@ pub async fn resolve(servers: &[DnsServer], host: &str) -> NameObservation {
         addresses: Vec::new(),
         elapsed: started.elapsed(),
         problems,
+        pinned: None,
+        azure_answer: None,
     }
 }
 
 async fn ask(server: &DnsServer, host: &str) -> ServerAnswer {
     let fqdn = format!("{}.", host.trim_end_matches('.'));
     // hickory may retry over TCP after a UDP timeout; the probe timeout is ours to keep.
-    let lookup = tokio::time::timeout(
-        server.timeout,
-        server.resolver.lookup(fqdn.as_str(), RecordType::A),
-    )
-    .await;
+    let lookup = tokio::time::timeout(server.timeout, server.resolver.lookup(fqdn.as_str(), RecordType::A)).await;
     let Ok(lookup) = lookup else {
         return ServerAnswer::Silent;
     };
     match lookup {
         Ok(lookup) => {
             let (chain, addresses) = chain_and_addresses(host, lookup.answers());
-            let outcome = if addresses.is_empty() {
-                NameOutcome::NoAddress
-            } else {
-                NameOutcome::Resolved
-            };
-            ServerAnswer::Answered {
-                outcome,
-                chain,
-                addresses,
-            }
+            let outcome = if addresses.is_empty() { NameOutcome::NoAddress } else { NameOutcome::Resolved };
+            ServerAnswer::Answered { outcome, chain, addresses }
         }
         Err(e) => match classify(&e) {
             Negative::NxDomain => walk_chain(server, host).await,
-            Negative::NoData => ServerAnswer::Answered {
-                outcome: NameOutcome::NoAddress,
-                chain: Vec::new(),
-                addresses: Vec::new(),
-            },
+            Negative::NoData => {
+                ServerAnswer::Answered { outcome: NameOutcome::NoAddress, chain: Vec::new(), addresses: Vec::new() }
+            }
             Negative::Refused(code) => ServerAnswer::Answered {
                 outcome: NameOutcome::ServerError(code.to_string()),
                 chain: Vec::new(),
@@ -175,22 +151,14 @@ enum Negative {
 
 fn classify(e: &NetError) -> Negative {
     match e {
-        NetError::Dns(DnsError::NoRecordsFound(nr))
-            if nr.response_code == ResponseCode::NXDomain =>
-        {
-            Negative::NxDomain
-        }
+        NetError::Dns(DnsError::NoRecordsFound(nr)) if nr.response_code == ResponseCode::NXDomain => Negative::NxDomain,
         NetError::Dns(DnsError::NoRecordsFound(_)) => Negative::NoData,
         NetError::Dns(DnsError::ResponseCode(ResponseCode::NXDomain)) => Negative::NxDomain,
         NetError::Dns(DnsError::ResponseCode(code)) => Negative::Refused(*code),
         NetError::Timeout => Negative::Timeout,
         other => {
             let msg = other.to_string();
-            if msg.contains("timed out") {
-                Negative::Timeout
-            } else {
-                Negative::Other(msg)
-            }
+            if msg.contains("timed out") { Negative::Timeout } else { Negative::Other(msg) }
         }
     }
 }
@@ -202,20 +170,15 @@ async fn walk_chain(server: &DnsServer, host: &str) -> ServerAnswer {
     let mut current = host.trim_end_matches('.').to_ascii_lowercase();
     for _ in 0..MAX_CHAIN {
         let fqdn = format!("{current}.");
-        let lookup = tokio::time::timeout(
-            server.timeout,
-            server.resolver.lookup(fqdn.as_str(), RecordType::CNAME),
-        )
-        .await;
+        let lookup =
+            tokio::time::timeout(server.timeout, server.resolver.lookup(fqdn.as_str(), RecordType::CNAME)).await;
         let Ok(lookup) = lookup else {
             return ServerAnswer::Silent;
         };
         match lookup {
             Ok(lookup) => {
                 let next = lookup.answers().iter().find_map(|r| match &r.data {
-                    RData::CNAME(c) => {
-                        Some(c.0.to_ascii().trim_end_matches('.').to_ascii_lowercase())
-                    }
+                    RData::CNAME(c) => Some(c.0.to_ascii().trim_end_matches('.').to_ascii_lowercase()),
                     _ => None,
                 });
                 match next {
@@ -233,19 +196,12 @@ async fn walk_chain(server: &DnsServer, host: &str) -> ServerAnswer {
             },
         }
     }
-    ServerAnswer::Answered {
-        outcome: NameOutcome::NxDomain { missing: current },
-        chain,
-        addresses: Vec::new(),
-    }
+    ServerAnswer::Answered { outcome: NameOutcome::NxDomain { missing: current }, chain, addresses: Vec::new() }
 }
 
 /// Orders the CNAME records of an answer from `host` onwards and collects
 /// the addresses at the end of the chain.
-fn chain_and_addresses(
-    host: &str,
-    answers: &[hickory_resolver::proto::rr::Record],
-) -> (Vec<String>, Vec<IpAddr>) {
+fn chain_and_addresses(host: &str, answers: &[hickory_resolver::proto::rr::Record]) -> (Vec<String>, Vec<IpAddr>) {
     let norm = |s: String| s.trim_end_matches('.').to_ascii_lowercase();
     let mut chain = Vec::new();
     let mut current = norm(host.to_string());

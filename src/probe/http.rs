@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::proxy::ProxyRoute;
 use super::tls::{Presented, TrustStore};
 
 /// How much of a body we read: enough to recognise a block page.
@@ -35,20 +36,18 @@ pub struct HttpObservation {
 }
 
 /// GETs `https://host{path}`, dialling `dial` (the same address the TCP and
-/// TLS probes used).
+/// TLS probes used: the endpoint, or the proxy when one applies).
 pub async fn get(
     host: &str,
     path: &str,
     dial: SocketAddr,
+    proxy: Option<&ProxyRoute>,
     trust: &TrustStore,
     timeout: Duration,
 ) -> HttpObservation {
     let started = Instant::now();
     let url = format!("https://{host}{path}");
-    let mut obs = HttpObservation {
-        url: url.clone(),
-        ..HttpObservation::default()
-    };
+    let mut obs = HttpObservation { url: url.clone(), ..HttpObservation::default() };
     let config = match trust.client_config(Arc::new(Mutex::new(Presented::default()))) {
         Ok(c) => c,
         Err(e) => {
@@ -56,18 +55,31 @@ pub async fn get(
             return obs;
         }
     };
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .use_preconfigured_tls(config)
-        .resolve(host, dial)
         .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
         .timeout(timeout)
-        .user_agent(concat!(
-            "amlnet/",
-            env!("CARGO_PKG_VERSION"),
-            " (network check)"
-        ))
-        .build();
+        .user_agent(concat!("amlnet/", env!("CARGO_PKG_VERSION"), " (network check)"));
+    builder = match proxy {
+        Some(route) => {
+            obs.via_proxy = true;
+            // The proxy is dialled at the address amlnet resolved (`dial`); its
+            // credentials go to the proxy only.
+            let mut p = match reqwest::Proxy::all(format!("http://{dial}")) {
+                Ok(p) => p,
+                Err(e) => {
+                    obs.error = Some(crate::probe::error_chain(&e));
+                    return obs;
+                }
+            };
+            if let Some(user) = &route.url.user {
+                p = p.basic_auth(user, route.url.password.as_deref().unwrap_or(""));
+            }
+            builder.proxy(p)
+        }
+        None => builder.no_proxy().resolve(host, dial),
+    };
+    let client = builder.build();
     let client = match client {
         Ok(c) => c,
         Err(e) => {
@@ -78,21 +90,15 @@ pub async fn get(
     match client.get(&url).send().await {
         Ok(mut resp) => {
             obs.status = Some(resp.status().as_u16());
-            let header = |name: &str| {
-                resp.headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(crate::redact::mask_url)
-            };
+            let header =
+                |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(crate::redact::mask_url);
             obs.server = header("server");
             obs.via = header("via");
             obs.location = header("location");
             let mut body = Vec::new();
             while body.len() < BODY_LIMIT {
                 match tokio::time::timeout(timeout, resp.chunk()).await {
-                    Ok(Ok(Some(chunk))) => {
-                        body.extend_from_slice(&chunk[..chunk.len().min(BODY_LIMIT - body.len())])
-                    }
+                    Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk[..chunk.len().min(BODY_LIMIT - body.len())]),
                     _ => break,
                 }
             }

@@ -5,6 +5,7 @@
 pub mod connect_to;
 pub mod dns;
 pub mod http;
+pub mod proxy;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
@@ -22,7 +23,12 @@ use crate::plan::Plan;
 pub use connect_to::ConnectTo;
 pub use dns::DnsServer;
 pub use http::HttpObservation;
+pub use proxy::ProxyRoute;
 pub use tls::{TlsFailure, TlsObservation, TrustStore};
+
+use crate::catalogue::Expect;
+use crate::local::hosts::HostsEntry;
+use crate::local::proxy::{Client, bypasses};
 
 /// How to run the probes.
 #[derive(Debug, Clone)]
@@ -47,6 +53,12 @@ pub struct RunSettings {
     pub trust: Option<TrustStore>,
     /// Send the HTTP requests the plan asks for.
     pub http: bool,
+    /// The HTTPS proxy of the live environment, when one is set.
+    pub proxy: Option<ProxyRoute>,
+    /// Azure DNS, asked too for names the configured servers do not answer privately.
+    pub azure_dns: Option<SocketAddr>,
+    /// `/etc/hosts` entries; a pinned name is not looked up in DNS, as glibc would not.
+    pub hosts_overrides: Vec<HostsEntry>,
 }
 
 /// What happened to one name.
@@ -66,6 +78,10 @@ pub struct NameObservation {
     pub elapsed: Duration,
     /// What went wrong with servers asked before the one that answered.
     pub problems: Vec<String>,
+    /// The `/etc/hosts` entry that decided the address instead of DNS.
+    pub pinned: Option<HostsEntry>,
+    /// What Azure DNS answered, when it was asked too.
+    pub azure_answer: Option<Box<NameObservation>>,
 }
 
 /// A DNS verdict.
@@ -111,6 +127,8 @@ pub struct PathObservation {
     pub tls: Option<TlsObservation>,
     /// The HTTP request, where the plan asks for one and TLS completed.
     pub http: Option<HttpObservation>,
+    /// The proxy the path went through (masked URL).
+    pub via_proxy: Option<String>,
 }
 
 /// A reachability verdict.
@@ -136,6 +154,31 @@ pub enum PathOutcome {
     Failed(String),
     /// The run's deadline came first.
     DeadlineExceeded,
+    /// The proxy itself did not accept the connection.
+    ProxyUnreachable {
+        /// The proxy (masked URL).
+        proxy: String,
+        /// How the connection to it failed.
+        outcome: Box<PathOutcome>,
+    },
+    /// The proxy answered CONNECT with 407.
+    ProxyAuthRequired {
+        /// Its status line.
+        line: String,
+        /// Its Proxy-Authenticate header.
+        authenticate: Option<String>,
+    },
+    /// The proxy refused the CONNECT.
+    ProxyDenied {
+        /// Status code.
+        status: u16,
+        /// Status line.
+        line: String,
+        /// Its Server or Via header.
+        server: Option<String>,
+    },
+    /// The proxy said something unusable.
+    ProxyFailed(String),
 }
 
 /// Everything the run saw.
@@ -153,13 +196,24 @@ pub async fn run(plan: &Plan, settings: &RunSettings) -> Result<Observations, St
     let servers = settings
         .dns_servers
         .iter()
-        .map(|addr| {
-            DnsServer::new(*addr, settings.timeout).map_err(|e| format!("DNS server {addr}: {e}"))
-        })
+        .map(|addr| DnsServer::new(*addr, settings.timeout).map_err(|e| format!("DNS server {addr}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let servers = Arc::new(servers);
+    // Azure DNS only where it adds something, and never beyond loopback when told so.
+    let azure = match settings.azure_dns {
+        Some(a) if !settings.dns_servers.contains(&a) && (!settings.loopback_only || a.ip().is_loopback()) => {
+            Some(DnsServer::new(a, settings.timeout).map_err(|e| format!("Azure DNS {a}: {e}"))?)
+        }
+        _ => None,
+    };
+    let (servers, azure) = (Arc::new(servers), Arc::new(azure));
     let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
-    let settings = Arc::new(settings.clone());
+    let mut settings = settings.clone();
+    if let Some(route) = settings.proxy.as_mut()
+        && route.addr.is_none()
+    {
+        route.addr = resolve_proxy(&servers, &route.url.host, route.url.port).await;
+    }
+    let settings = Arc::new(settings);
 
     let mut ports_by_host: BTreeMap<&str, Vec<PathSpec>> = BTreeMap::new();
     for e in &plan.endpoints {
@@ -168,11 +222,7 @@ pub async fn run(plan: &Plan, settings: &RunSettings) -> Result<Observations, St
             Protocol::Tcp => settings.tcp,
             Protocol::Udp => settings.udp,
         };
-        if wanted
-            && !ports
-                .iter()
-                .any(|p| p.port == e.port && p.protocol == e.protocol)
-        {
+        if wanted && !ports.iter().any(|p| p.port == e.port && p.protocol == e.protocol) {
             ports.push(PathSpec {
                 port: e.port,
                 protocol: e.protocol,
@@ -181,20 +231,23 @@ pub async fn run(plan: &Plan, settings: &RunSettings) -> Result<Observations, St
             });
         }
     }
+    let private: Vec<&str> =
+        plan.endpoints.iter().filter(|e| e.expect == Expect::Private).map(|e| e.host.as_str()).collect();
 
     let mut tasks = JoinSet::new();
     for (index, host) in plan.hosts().into_iter().enumerate() {
+        let ask_azure = private.contains(&host);
         let host = host.to_string();
         let ports = ports_by_host.remove(host.as_str()).unwrap_or_default();
-        let (servers, permits, settings) = (servers.clone(), permits.clone(), settings.clone());
+        let pinned = settings.hosts_overrides.iter().find(|h| h.name == host).cloned();
+        let (servers, azure, permits, settings) = (servers.clone(), azure.clone(), permits.clone(), settings.clone());
         tasks.spawn(async move {
-            let name = probe_name(&servers, &permits, &host, deadline).await;
+            let azure = azure.as_ref().as_ref().filter(|_| ask_azure);
+            let name = probe_name(&servers, azure, pinned, &permits, &host, deadline).await;
             let mut dials = JoinSet::new();
             for spec in ports {
                 let (permits, settings, name) = (permits.clone(), settings.clone(), name.clone());
-                dials.spawn(
-                    async move { probe_path(&settings, &permits, &name, spec, deadline).await },
-                );
+                dials.spawn(async move { probe_path(&settings, &permits, &name, spec, deadline).await });
             }
             let mut paths = dials.join_all().await;
             paths.sort_by_key(|p| (p.protocol, p.port));
@@ -211,28 +264,58 @@ pub async fn run(plan: &Plan, settings: &RunSettings) -> Result<Observations, St
     Ok(obs)
 }
 
+/// The proxy's address: as written when it is one, else looked up like any name.
+async fn resolve_proxy(servers: &[DnsServer], host: &str, port: u16) -> Option<SocketAddr> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    let obs = dns::resolve(servers, host).await;
+    obs.addresses.first().map(|ip| SocketAddr::new(*ip, port))
+}
+
 async fn probe_name(
     servers: &[DnsServer],
+    azure: Option<&DnsServer>,
+    pinned: Option<HostsEntry>,
     permits: &Semaphore,
     host: &str,
     deadline: tokio::time::Instant,
 ) -> NameObservation {
     let started = Instant::now();
-    let work = async {
-        let _permit = permits.acquire().await;
-        dns::resolve(servers, host).await
-    };
-    tokio::time::timeout_at(deadline, work)
-        .await
-        .unwrap_or_else(|_| NameObservation {
+    if let Some(entry) = pinned {
+        return NameObservation {
             host: host.to_string(),
             resolver: None,
-            outcome: NameOutcome::DeadlineExceeded,
+            outcome: NameOutcome::Resolved,
             cname_chain: Vec::new(),
-            addresses: Vec::new(),
-            elapsed: started.elapsed(),
+            addresses: vec![entry.address],
+            elapsed: Duration::ZERO,
             problems: Vec::new(),
-        })
+            pinned: Some(entry),
+            azure_answer: None,
+        };
+    }
+    let work = async {
+        let _permit = permits.acquire().await;
+        let mut obs = dns::resolve(servers, host).await;
+        let privately = obs.outcome == NameOutcome::Resolved
+            && obs.addresses.iter().all(|a| crate::diagnose::address::is_private_range(*a));
+        if let (Some(azure), false) = (azure, privately) {
+            obs.azure_answer = Some(Box::new(dns::resolve(std::slice::from_ref(azure), host).await));
+        }
+        obs
+    };
+    tokio::time::timeout_at(deadline, work).await.unwrap_or_else(|_| NameObservation {
+        host: host.to_string(),
+        resolver: None,
+        outcome: NameOutcome::DeadlineExceeded,
+        cname_chain: Vec::new(),
+        addresses: Vec::new(),
+        elapsed: started.elapsed(),
+        problems: Vec::new(),
+        pinned: None,
+        azure_answer: None,
+    })
 }
 
 /// What to do on one path of a host.
@@ -255,9 +338,7 @@ async fn probe_path(
     let (port, protocol) = (spec.port, spec.protocol);
     let resolved = name.addresses.first().copied();
     let rule = ConnectTo::find(&settings.connect_to, &name.host, resolved, port);
-    let dialled = rule
-        .map(|r| r.to)
-        .or_else(|| resolved.map(|ip| SocketAddr::new(ip, port)));
+    let dialled = rule.map(|r| r.to).or_else(|| resolved.map(|ip| SocketAddr::new(ip, port)));
     let mut obs = PathObservation {
         host: name.host.clone(),
         port,
@@ -268,35 +349,50 @@ async fn probe_path(
         elapsed: Duration::ZERO,
         tls: None,
         http: None,
+        via_proxy: None,
     };
-    let Some(addr) = dialled else { return obs };
+    // HTTPS goes through the proxy unless NO_PROXY exempts the name, decided
+    // as Python requests (pip, conda, az) decides it.
+    let proxy = settings
+        .proxy
+        .as_ref()
+        .filter(|p| protocol == Protocol::Tcp && spec.tls && !bypasses(Client::Requests, &p.no_proxy, &name.host));
+    if let Some(route) = proxy {
+        obs.via_proxy = Some(route.url.masked());
+        obs.dialled = route.addr;
+        obs.via_connect_to = false;
+    }
+    let Some(addr) = obs.dialled else {
+        if proxy.is_some() {
+            obs.outcome = PathOutcome::NotDialled("the proxy's name did not resolve".into());
+        }
+        return obs;
+    };
     if settings.loopback_only && !addr.ip().is_loopback() {
-        obs.outcome = PathOutcome::NotDialled(format!(
-            "{addr} is not a loopback address and --loopback-only is set"
-        ));
+        obs.outcome = PathOutcome::NotDialled(format!("{addr} is not a loopback address and --loopback-only is set"));
         return obs;
     }
     let work = async {
         let _permit = permits.acquire().await;
-        match protocol {
-            Protocol::Udp => (udp::probe(addr, settings.timeout).await, None, None),
-            Protocol::Tcp => {
-                let (outcome, stream) = tcp::connect(addr, settings.timeout).await;
-                let (Some(stream), Some(trust)) =
-                    (stream.filter(|_| spec.tls), settings.trust.as_ref())
-                else {
-                    return (outcome, None, None);
-                };
-                let tls = tls::handshake(stream, &name.host, trust, settings.timeout).await;
-                let http = match (&spec.http_path, tls.failure.is_none()) {
-                    (Some(path), true) => {
-                        Some(http::get(&name.host, path, addr, trust, settings.timeout).await)
-                    }
-                    _ => None,
-                };
-                (outcome, Some(tls), http)
-            }
+        if protocol == Protocol::Udp {
+            return (udp::probe(addr, settings.timeout).await, None, None);
         }
+        let (outcome, stream) = match proxy {
+            Some(route) => match proxy::connect(addr, &route.url, &name.host, port, settings.timeout).await {
+                Ok(stream) => (PathOutcome::Open, Some(stream)),
+                Err(outcome) => (outcome, None),
+            },
+            None => tcp::connect(addr, settings.timeout).await,
+        };
+        let (Some(stream), Some(trust)) = (stream.filter(|_| spec.tls), settings.trust.as_ref()) else {
+            return (outcome, None, None);
+        };
+        let tls = tls::handshake(stream, &name.host, trust, settings.timeout).await;
+        let http = match (&spec.http_path, tls.failure.is_none()) {
+            (Some(path), true) => Some(http::get(&name.host, path, addr, proxy, trust, settings.timeout).await),
+            _ => None,
+        };
+        (outcome, Some(tls), http)
     };
     match tokio::time::timeout_at(deadline, work).await {
         Ok((outcome, tls, http)) => {

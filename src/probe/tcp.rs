@@ -22,9 +22,7 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> (PathOutcome, Optio
 pub fn classify(e: &io::Error) -> PathOutcome {
     match e.kind() {
         io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => PathOutcome::Refused,
-        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
-            PathOutcome::Unreachable
-        }
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => PathOutcome::Unreachable,
         io::ErrorKind::TimedOut => PathOutcome::TimedOut,
         _ => PathOutcome::Failed(e.to_string()),
     }

@@ -12,9 +12,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
@@ -65,28 +63,22 @@ impl TrustStore {
             }
             notes.push(format!("{count} roots from {name}"));
         }
-        Ok(TrustStore {
-            roots: Arc::new(roots),
-            notes,
-        })
+        Ok(TrustStore { roots: Arc::new(roots), notes })
     }
 
     /// Reads a `--ca-file`.
     pub fn read_pem(path: &Path) -> Result<(String, Vec<u8>), String> {
         let name = path.display().to_string();
-        std::fs::read(path)
-            .map(|b| (name.clone(), b))
-            .map_err(|e| format!("--ca-file {name}: {e}"))
+        std::fs::read(path).map(|b| (name.clone(), b)).map_err(|e| format!("--ca-file {name}: {e}"))
     }
 
     /// A client configuration that verifies against these roots and records
     /// what the server presented into `seen`.
     pub fn client_config(&self, seen: Arc<Mutex<Presented>>) -> Result<ClientConfig, String> {
         let provider = provider();
-        let inner =
-            WebPkiServerVerifier::builder_with_provider(self.roots.clone(), provider.clone())
-                .build()
-                .map_err(|e| format!("trust store: {e}"))?;
+        let inner = WebPkiServerVerifier::builder_with_provider(self.roots.clone(), provider.clone())
+            .build()
+            .map_err(|e| format!("trust store: {e}"))?;
         let verifier = Arc::new(RecordingVerifier { inner, seen });
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -125,18 +117,9 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verdict = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
+        let verdict = self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
         if let Ok(mut seen) = self.seen.lock() {
-            seen.chain = std::iter::once(end_entity)
-                .chain(intermediates)
-                .map(|c| c.clone().into_owned())
-                .collect();
+            seen.chain = std::iter::once(end_entity).chain(intermediates).map(|c| c.clone().into_owned()).collect();
             seen.error = verdict.as_ref().err().cloned();
         }
         verdict
@@ -215,12 +198,7 @@ pub struct TlsObservation {
 }
 
 /// Shakes hands over `stream` with `host` as SNI.
-pub async fn handshake(
-    stream: TcpStream,
-    host: &str,
-    trust: &TrustStore,
-    timeout: Duration,
-) -> TlsObservation {
+pub async fn handshake(stream: TcpStream, host: &str, trust: &TrustStore, timeout: Duration) -> TlsObservation {
     let started = std::time::Instant::now();
     let seen = Arc::new(Mutex::new(Presented::default()));
     let mut obs = TlsObservation {
@@ -241,9 +219,7 @@ pub async fn handshake(
     let name = match ServerName::try_from(host.to_string()) {
         Ok(n) => n,
         Err(e) => {
-            obs.failure = Some(TlsFailure::Other(format!(
-                "'{host}' is not a server name: {e}"
-            )));
+            obs.failure = Some(TlsFailure::Other(format!("'{host}' is not a server name: {e}")));
             return obs;
         }
     };
@@ -251,22 +227,13 @@ pub async fn handshake(
     let result = tokio::time::timeout(timeout, connector.connect(name, stream)).await;
     obs.elapsed = started.elapsed();
     let presented = seen.lock().map(|s| s.clone()).unwrap_or_default();
-    obs.chain = presented
-        .chain
-        .iter()
-        .filter_map(|c| summarise(c))
-        .collect();
+    obs.chain = presented.chain.iter().filter_map(|c| summarise(c)).collect();
     match result {
         Err(_) => obs.failure = Some(TlsFailure::TimedOut),
         Ok(Ok(tls)) => {
             let (_, conn) = tls.get_ref();
-            obs.version = conn
-                .protocol_version()
-                .and_then(|v| v.as_str())
-                .map(|v| v.replace('_', "."));
-            obs.alpn = conn
-                .alpn_protocol()
-                .map(|p| String::from_utf8_lossy(p).into_owned());
+            obs.version = conn.protocol_version().and_then(|v| v.as_str()).map(|v| v.replace('_', "."));
+            obs.alpn = conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
             obs.verified = true;
         }
         Ok(Err(e)) => obs.failure = Some(classify(&e, presented.error.as_ref())),
@@ -275,10 +242,7 @@ pub async fn handshake(
 }
 
 fn classify(e: &io::Error, verdict: Option<&rustls::Error>) -> TlsFailure {
-    let rustls_error = verdict.or_else(|| {
-        e.get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    });
+    let rustls_error = verdict.or_else(|| e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()));
     if let Some(rustls::Error::InvalidCertificate(cert)) = rustls_error {
         return match cert {
             CertificateError::Expired
@@ -289,9 +253,9 @@ fn classify(e: &io::Error, verdict: Option<&rustls::Error>) -> TlsFailure {
         };
     }
     match e.kind() {
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => TlsFailure::Reset,
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
+            TlsFailure::Reset
+        }
         io::ErrorKind::UnexpectedEof => TlsFailure::Closed,
         _ => TlsFailure::Other(match rustls_error {
             Some(r) => r.to_string(),
@@ -307,9 +271,7 @@ fn describe(e: &CertificateError) -> String {
             "certificate not valid for this name".into()
         }
         CertificateError::BadSignature => "bad signature".into(),
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-            "certificate expired".into()
-        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => "certificate expired".into(),
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
             "certificate not valid yet".into()
         }
@@ -335,11 +297,7 @@ fn summarise(der: &CertificateDer<'_>) -> Option<CertSummary> {
         })
         .unwrap_or_default();
     let time = |t: i64| {
-        let at = if t >= 0 {
-            UNIX_EPOCH + Duration::from_secs(t as u64)
-        } else {
-            UNIX_EPOCH
-        };
+        let at = if t >= 0 { UNIX_EPOCH + Duration::from_secs(t as u64) } else { UNIX_EPOCH };
         humantime::format_rfc3339_seconds(at).to_string()
     };
     Some(CertSummary {

@@ -25,11 +25,8 @@ pub async fn probe(addr: SocketAddr, timeout: Duration) -> PathOutcome {
 }
 
 async fn exchange(addr: SocketAddr, wait: Duration) -> io::Result<PathOutcome> {
-    let local: SocketAddr = if addr.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    };
+    let local: SocketAddr =
+        if addr.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
     let socket = UdpSocket::bind(local).await?;
     socket.connect(addr).await?;
     socket.send(b"amlnet probe\n").await?;

@@ -4,10 +4,7 @@ use super::Report;
 use crate::diagnose::{Area, Status};
 
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Renders the checks as a JUnit test report.
@@ -26,10 +23,7 @@ pub fn render(r: &Report) -> String {
             continue;
         }
         let f = checks.iter().filter(|c| c.status == Status::Fail).count();
-        out.push_str(&format!(
-            "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{f}\">\n",
-            checks.len()
-        ));
+        out.push_str(&format!("  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{f}\">\n", checks.len()));
         for c in checks {
             out.push_str(&format!(
                 "    <testcase classname=\"amlnet.{name}\" name=\"{}\" time=\"{:.3}\"",
@@ -43,15 +37,11 @@ pub fn render(r: &Report) -> String {
             ));
             match c.status {
                 Status::Pass => out.push_str("/>\n"),
-                Status::Fail => out.push_str(&format!(
-                    ">\n      <failure message=\"{msg}\"/>\n    </testcase>\n"
-                )),
-                Status::Warn => out.push_str(&format!(
-                    ">\n      <system-out>warning: {msg}</system-out>\n    </testcase>\n"
-                )),
-                Status::Skip => out.push_str(&format!(
-                    ">\n      <skipped message=\"{msg}\"/>\n    </testcase>\n"
-                )),
+                Status::Fail => out.push_str(&format!(">\n      <failure message=\"{msg}\"/>\n    </testcase>\n")),
+                Status::Warn => {
+                    out.push_str(&format!(">\n      <system-out>warning: {msg}</system-out>\n    </testcase>\n"))
+                }
+                Status::Skip => out.push_str(&format!(">\n      <skipped message=\"{msg}\"/>\n    </testcase>\n")),
             }
         }
         out.push_str("  </testsuite>\n");

@@ -36,17 +36,10 @@ pub fn render(r: &Report) -> String {
         out.push_str("None.\n");
     }
     for f in &r.findings {
-        out.push_str(&format!(
-            "### {:?}: `{}` {}\n\n",
-            f.severity, f.code, f.title
-        ));
+        out.push_str(&format!("### {:?}: `{}` {}\n\n", f.severity, f.code, f.title));
         out.push_str(&format!(
             "Hosts: {}\n\n",
-            f.hosts
-                .iter()
-                .map(|h| format!("`{h}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            f.hosts.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
         ));
         out.push_str(&format!("{}\n\n", f.detail));
         out.push_str(&format!("**Fix:** {}\n\n", f.remedy));
@@ -63,11 +56,7 @@ pub fn render(r: &Report) -> String {
             status(c.status),
             c.host,
             cell(&c.cname_chain.join(" → ")),
-            cell(&if addrs.is_empty() {
-                c.error.clone().unwrap_or_default()
-            } else {
-                addrs.join(", ")
-            }),
+            cell(&if addrs.is_empty() { c.error.clone().unwrap_or_default() } else { addrs.join(", ") }),
             c.resolver.as_deref().unwrap_or("")
         ));
     }
@@ -81,25 +70,9 @@ pub fn render(r: &Report) -> String {
             c.protocol.map(|p| p.to_string()).unwrap_or_default(),
             c.host,
             c.port.unwrap_or(0),
-            cell(
-                c.tcp_state
-                    .or(c.udp_state)
-                    .map(str::to_string)
-                    .or_else(|| c.error.clone())
-                    .as_deref()
-                    .unwrap_or("")
-            ),
-            cell(
-                c.tls
-                    .as_ref()
-                    .and_then(|t| t["issuer"].as_str())
-                    .unwrap_or("")
-            ),
-            c.http
-                .as_ref()
-                .and_then(|h| h["status"].as_u64())
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
+            cell(c.tcp_state.or(c.udp_state).map(str::to_string).or_else(|| c.error.clone()).as_deref().unwrap_or("")),
+            cell(c.tls.as_ref().and_then(|t| t["issuer"].as_str()).unwrap_or("")),
+            c.http.as_ref().and_then(|h| h["status"].as_u64()).map(|s| s.to_string()).unwrap_or_default(),
             c.elapsed_ms
         ));
     }

@@ -11,7 +11,11 @@ use serde::Serialize;
 
 use crate::diagnose::address::AddressRule;
 use crate::diagnose::{Check, Finding, Severity, Status};
-use crate::local::{HostInfo, ProxyVariable};
+use crate::local::HostInfo;
+use crate::local::hosts::HostsEntry;
+use crate::local::interfaces::InterfaceAddress;
+use crate::local::proxy::ProxyVariable;
+use crate::local::resolv::ResolvConf;
 use crate::plan::Omission;
 use crate::target::Target;
 
@@ -42,10 +46,7 @@ pub struct Tool {
 
 impl Default for Tool {
     fn default() -> Self {
-        Tool {
-            name: "amlnet",
-            version: env!("CARGO_PKG_VERSION"),
-        }
+        Tool { name: "amlnet", version: env!("CARGO_PKG_VERSION") }
     }
 }
 
@@ -56,12 +57,18 @@ pub struct Environment {
     pub resolvers: Vec<String>,
     /// Where the resolvers came from (`--dns-server`, a resolv.conf path, `lab`).
     pub resolvers_source: String,
-    /// Proxy variables of the live environment, secrets masked.
+    /// Proxy variables of the live environment and the shell startup file, secrets masked.
     pub proxy: Vec<ProxyVariable>,
-    /// `/etc/hosts` entries pinning planned names (not read yet: always empty).
-    pub hosts_overrides: Vec<serde_json::Value>,
-    /// Local interfaces (not read yet: always empty).
-    pub interfaces: Vec<serde_json::Value>,
+    /// `/etc/hosts` entries that pin planned names.
+    pub hosts_overrides: Vec<HostsEntry>,
+    /// This machine's addresses.
+    pub interfaces: Vec<InterfaceAddress>,
+    /// The resolv.conf as written (servers, search, options).
+    pub resolv_conf: Option<ResolvConf>,
+    /// Whether the resolvers include Azure DNS (168.63.129.16).
+    pub uses_azure_dns: bool,
+    /// Remarks on what was read (an unreadable bashrc, a sourced file not found).
+    pub notes: Vec<String>,
     /// The rule that decided what is private.
     pub address_rule: Option<AddressRule>,
 }
@@ -108,14 +115,8 @@ impl Report {
     /// Counts findings and checks.
     pub fn summarise(findings: &[Finding], checks: &[Check]) -> Summary {
         Summary {
-            errors: findings
-                .iter()
-                .filter(|f| f.severity == Severity::Error)
-                .count(),
-            warnings: findings
-                .iter()
-                .filter(|f| f.severity == Severity::Warning)
-                .count(),
+            errors: findings.iter().filter(|f| f.severity == Severity::Error).count(),
+            warnings: findings.iter().filter(|f| f.severity == Severity::Warning).count(),
             passed: checks.iter().filter(|c| c.status == Status::Pass).count(),
         }
     }

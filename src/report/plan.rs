@@ -33,10 +33,7 @@ pub fn text(plan: &Plan) -> String {
     let t = &plan.target;
     out.push_str(&format!(
         "Plan for {} in {} ({} cloud): {} endpoints, no traffic sent\n",
-        t.workspace_name
-            .as_deref()
-            .or(t.workspace_id.as_deref())
-            .unwrap_or("an unnamed workspace"),
+        t.workspace_name.as_deref().or(t.workspace_id.as_deref()).unwrap_or("an unnamed workspace"),
         t.region.as_deref().unwrap_or("an unknown region"),
         t.cloud,
         plan.endpoints.len()
@@ -51,15 +48,8 @@ pub fn text(plan: &Plan) -> String {
             Expect::Private => "private",
             Expect::Public => "public ",
         };
-        let need = if e.required {
-            "required"
-        } else {
-            "situational"
-        };
-        out.push_str(&format!(
-            "  {}/{:<5} {expect} {need:<11} {}\n",
-            e.protocol, e.port, e.host
-        ));
+        let need = if e.required { "required" } else { "situational" };
+        out.push_str(&format!("  {}/{:<5} {expect} {need:<11} {}\n", e.protocol, e.port, e.host));
         if let Some(zone) = &e.privatelink_zone {
             out.push_str(&format!("      via zone {zone}\n"));
         }
@@ -69,9 +59,7 @@ pub fn text(plan: &Plan) -> String {
         if let Some(s) = &e.situation {
             out.push_str(&textwrap::fill(
                 &format!("when: {s}"),
-                textwrap::Options::new(80)
-                    .initial_indent("      ")
-                    .subsequent_indent("        "),
+                textwrap::Options::new(80).initial_indent("      ").subsequent_indent("        "),
             ));
             out.push('\n');
         }
@@ -81,9 +69,7 @@ pub fn text(plan: &Plan) -> String {
         for o in &plan.omitted {
             out.push_str(&textwrap::fill(
                 &format!("{}: {}", o.id, o.reason),
-                textwrap::Options::new(80)
-                    .initial_indent("  ")
-                    .subsequent_indent("      "),
+                textwrap::Options::new(80).initial_indent("  ").subsequent_indent("      "),
             ));
             out.push('\n');
         }

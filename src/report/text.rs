@@ -15,11 +15,7 @@ struct Painter {
 
 impl Painter {
     fn paint(&self, s: &str, f: fn(&str) -> ColoredString) -> String {
-        if self.color {
-            f(s).to_string()
-        } else {
-            s.to_string()
-        }
+        if self.color { f(s).to_string() } else { s.to_string() }
     }
     fn status(&self, status: Status) -> String {
         match status {
@@ -65,44 +61,20 @@ pub fn render(r: &Report, color: bool) -> String {
         (None, Some(id)) => format!("workspace {id}"),
         (None, None) => "no workspace named".to_string(),
     };
-    out.push_str(&format!(
-        "{} {} · {ws}\n",
-        p.heading("amlnet"),
-        r.tool.version
-    ));
+    out.push_str(&format!("{} {} · {ws}\n", p.heading("amlnet"), r.tool.version));
     let region = t.region.as_deref().unwrap_or("region unknown");
-    let source = if t.sources.is_empty() {
-        "nothing".to_string()
-    } else {
-        t.sources.join(", ")
-    };
-    out.push_str(&format!(
-        "{region} · {} cloud · target from {source}\n",
-        t.cloud
-    ));
+    let source = if t.sources.is_empty() { "nothing".to_string() } else { t.sources.join(", ") };
+    out.push_str(&format!("{region} · {} cloud · target from {source}\n", t.cloud));
 
     out.push('\n');
     if r.findings.is_empty() {
-        out.push_str(&format!(
-            "{}\n  none: every check passed or was skipped\n",
-            p.heading("Findings")
-        ));
+        out.push_str(&format!("{}\n  none: every check passed or was skipped\n", p.heading("Findings")));
     } else {
         out.push_str(&format!("{}\n", p.heading("Findings")));
         for f in &r.findings {
-            out.push_str(&format!(
-                "  {}  {}  {}\n",
-                p.severity(f.severity),
-                p.heading(f.code),
-                f.title
-            ));
+            out.push_str(&format!("  {}  {}  {}\n", p.severity(f.severity), p.heading(f.code), f.title));
             let ind = "           ";
-            wrap(
-                &mut out,
-                &f.hosts.join(", "),
-                &format!("{ind}       "),
-                &format!("{ind}hosts: "),
-            );
+            wrap(&mut out, &f.hosts.join(", "), &format!("{ind}       "), &format!("{ind}hosts: "));
             let mut parts = f.detail.splitn(2, "\n\n");
             if let Some(cause) = parts.next() {
                 wrap(&mut out, cause, ind, ind);
@@ -112,12 +84,7 @@ pub fn render(r: &Report, color: bool) -> String {
                     wrap(&mut out, line, &format!("{ind}  "), ind);
                 }
             }
-            wrap(
-                &mut out,
-                &f.remedy,
-                &format!("{ind}     "),
-                &format!("{ind}fix: "),
-            );
+            wrap(&mut out, &f.remedy, &format!("{ind}     "), &format!("{ind}fix: "));
             for d in &f.docs {
                 out.push_str(&format!("{ind}docs: {d}\n"));
             }
@@ -130,19 +97,10 @@ pub fn render(r: &Report, color: bool) -> String {
         out.push_str(&format!("\n{} ({})\n", p.heading("Names"), names.len()));
         for c in names {
             let addrs: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
-            let right = if addrs.is_empty() {
-                c.error.clone().unwrap_or_default()
-            } else {
-                addrs.join(", ")
-            };
+            let right = if addrs.is_empty() { c.error.clone().unwrap_or_default() } else { addrs.join(", ") };
             line(&mut out, &p.status(c.status), &c.host, &right);
             if c.status != Status::Pass && !c.cname_chain.is_empty() {
-                wrap(
-                    &mut out,
-                    &format!("via {}", c.cname_chain.join(" -> ")),
-                    "          ",
-                    "        ",
-                );
+                wrap(&mut out, &format!("via {}", c.cname_chain.join(" -> ")), "          ", "        ");
             }
             if let Some(code) = c.code {
                 out.push_str(&format!("        ({code})\n"));
@@ -183,18 +141,9 @@ pub fn render(r: &Report, color: bool) -> String {
 
     out.push_str(&format!("\n{}\n", p.heading("This machine")));
     let e = &r.environment;
-    out.push_str(&format!(
-        "  resolvers: {} ({})\n",
-        e.resolvers.join(", "),
-        e.resolvers_source
-    ));
+    out.push_str(&format!("  resolvers: {} ({})\n", e.resolvers.join(", "), e.resolvers_source));
     if let Some(rule) = &e.address_rule {
-        wrap(
-            &mut out,
-            &format!("private means: {} ({})", rule.ranges.join(", "), rule.rule),
-            "    ",
-            "  ",
-        );
+        wrap(&mut out, &format!("private means: {} ({})", rule.ranges.join(", "), rule.rule), "    ", "  ");
     }
     if e.proxy.is_empty() {
         out.push_str("  proxy: no proxy variables set\n");
@@ -203,17 +152,10 @@ pub fn render(r: &Report, color: bool) -> String {
             out.push_str(&format!("  {}={}\n", v.name, v.value));
         }
     }
-    out.push_str(&format!(
-        "  host: {} ({}, {})\n",
-        r.host.hostname, r.host.os, r.host.kind
-    ));
+    out.push_str(&format!("  host: {} ({}, {})\n", r.host.hostname, r.host.os, r.host.kind));
 
     if !r.omitted.is_empty() {
-        out.push_str(&format!(
-            "\n{} ({})\n",
-            p.heading("Not checked"),
-            r.omitted.len()
-        ));
+        out.push_str(&format!("\n{} ({})\n", p.heading("Not checked"), r.omitted.len()));
         for o in &r.omitted {
             wrap(&mut out, &format!("{}: {}", o.id, o.reason), "      ", "  ");
         }

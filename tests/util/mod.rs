@@ -50,28 +50,17 @@ pub fn stderr(o: &Output) -> String {
 
 /// The exit status (panics on a signal, which is itself a failure).
 pub fn code(o: &Output) -> i32 {
-    o.status
-        .code()
-        .unwrap_or_else(|| panic!("killed by a signal; stderr: {}", stderr(o)))
+    o.status.code().unwrap_or_else(|| panic!("killed by a signal; stderr: {}", stderr(o)))
 }
 
 /// Parses the JSON report on standard output.
 pub fn report(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)))
 }
 
 /// `amlnet demo --scenario NAME --output json` with a short timeout.
 pub fn demo(scenario: &str) -> (i32, Value) {
-    let o = run(&[
-        "demo",
-        "--scenario",
-        scenario,
-        "--output",
-        "json",
-        "--timeout",
-        "2s",
-    ]);
+    let o = run(&["demo", "--scenario", scenario, "--output", "json", "--timeout", "2s"]);
     (code(&o), report(&o))
 }
 
@@ -82,36 +71,22 @@ pub fn findings(r: &Value) -> Vec<(String, String, Vec<String>)> {
         .expect("findings array")
         .iter()
         .map(|f| {
-            let mut hosts: Vec<String> = f["hosts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| h.as_str().unwrap().to_string())
-                .collect();
+            let mut hosts: Vec<String> =
+                f["hosts"].as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_string()).collect();
             hosts.sort();
-            (
-                f["severity"].as_str().unwrap().to_string(),
-                f["code"].as_str().unwrap().to_string(),
-                hosts,
-            )
+            (f["severity"].as_str().unwrap().to_string(), f["code"].as_str().unwrap().to_string(), hosts)
         })
         .collect()
 }
 
 /// The check with this id.
 pub fn check<'a>(r: &'a Value, id: &str) -> &'a Value {
-    r["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id}"))
+    r["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no check {id}"))
 }
 
 /// The lab's workspace host names.
 pub const WS: &str = "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42.workspace.eastus.api.azureml.ms";
-pub const WS_CERT: &str =
-    "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42.workspace.eastus.cert.api.azureml.ms";
+pub const WS_CERT: &str = "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42.workspace.eastus.cert.api.azureml.ms";
 
 /// A lab running in this test process, on its own runtime.
 pub struct LabHandle {
@@ -123,36 +98,18 @@ pub struct LabHandle {
 impl LabHandle {
     /// Starts `scenario`'s network for the lab workspace.
     pub fn start(scenario: &str) -> LabHandle {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let plan = Plan::build(Catalogue::builtin(), &lab::lab_target());
-        let lab = rt
-            .block_on(Lab::start(
-                lab::find(scenario).expect("scenario exists"),
-                &plan,
-            ))
-            .expect("lab starts");
+        let lab = rt.block_on(Lab::start(lab::find(scenario).expect("scenario exists"), &plan)).expect("lab starts");
         let ca_dir = tempfile::tempdir().unwrap();
         std::fs::write(ca_dir.path().join("lab-ca.pem"), lab.trusted_pem.join("")).unwrap();
-        LabHandle {
-            lab,
-            ca_dir,
-            _rt: rt,
-        }
+        LabHandle { lab, ca_dir, _rt: rt }
     }
 
     /// `--dns-server`, `--ca-file` with the lab's CA, and one `--connect-to` per rule.
     pub fn network_args(&self) -> Vec<String> {
         let ca = self.ca_dir.path().join("lab-ca.pem").display().to_string();
-        let mut args = vec![
-            "--dns-server".to_string(),
-            self.lab.dns.to_string(),
-            "--ca-file".into(),
-            ca,
-        ];
+        let mut args = vec!["--dns-server".to_string(), self.lab.dns.to_string(), "--ca-file".into(), ca];
         for rule in &self.lab.connect_to {
             args.push("--connect-to".into());
             args.push(rule.to_string());
@@ -163,7 +120,5 @@ impl LabHandle {
 
 /// A file under tests/fixtures.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }

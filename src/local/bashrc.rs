@@ -1,0 +1,852 @@
+//! Reads proxy settings out of `~/.bashrc` without running it.
+//!
+//! This is a small shell lexer written for the job: no crate parses bash
+//! assignments with their `export` state, line numbers and conditional
+//! context, and executing the file is out of the question (it may do
+//! anything, and amlnet must never run user code). It understands what
+//! people put in a bashrc to set a proxy: `export A=1`, `A=1` then `export A`,
+//! `export A=1 B=2`, `declare -x`, quotes, escapes, `$OTHER` and `${OTHER}`
+//! references, comments, `;`, `if`/`case`/loops/functions (assignments there
+//! are conditional), `source`/`.` (followed a few levels, loops detected),
+//! heredocs, and the "not interactive: return" guard of Ubuntu's default
+//! bashrc, after which nothing applies to a setup script's shell.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Files larger than this are not read: a bashrc is a few KiB.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// How deep `source` is followed.
+pub const MAX_SOURCE_DEPTH: usize = 4;
+
+/// One variable assignment, where it happened and in what state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// Variable name as written.
+    pub name: String,
+    /// The value after quote removal and expansion of known variables.
+    pub value: String,
+    /// The file it is in.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// Whether the variable is exported after this line.
+    pub exported: bool,
+    /// Inside `if`, `case`, a loop or a function: may not run.
+    pub conditional: bool,
+    /// After a "return unless interactive" guard: a non-interactive shell never gets here.
+    pub interactive_only: bool,
+    /// The value holds a command substitution amlnet cannot evaluate.
+    pub dynamic: bool,
+}
+
+/// Something worth telling the user about the file itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// File concerned.
+    pub file: String,
+    /// Line, when it is about one line.
+    pub line: Option<usize>,
+    /// What happened.
+    pub message: String,
+}
+
+/// Everything read from a bashrc and the files it sources.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShellFile {
+    /// Every assignment, in execution order.
+    pub assignments: Vec<Assignment>,
+    /// Remarks (unreadable, binary, huge, loops, guard).
+    pub notes: Vec<Note>,
+    /// Where the non-interactive guard is, if there is one.
+    pub interactive_guard: Option<(String, usize)>,
+}
+
+impl ShellFile {
+    /// The last assignment of `name` (what a shell would end with).
+    pub fn last(&self, name: &str) -> Option<&Assignment> {
+        self.assignments.iter().rev().find(|a| a.name == name)
+    }
+
+    /// Names assigned anywhere, in first-seen order.
+    pub fn names(&self) -> Vec<&str> {
+        let mut seen = BTreeSet::new();
+        self.assignments.iter().map(|a| a.name.as_str()).filter(|n| seen.insert(*n)).collect()
+    }
+}
+
+/// Reads `path` and what it sources. `env` supplies variables the file
+/// does not set itself (`HOME`, ...). Never panics; problems become notes.
+pub fn read(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> ShellFile {
+    let mut state = State::new(env);
+    state.read_file(path, 0);
+    state.finish()
+}
+
+/// Parses `text` as if it were the file `name`; `source` lines are noted,
+/// not followed. The entry point of the fuzz target.
+pub fn parse_str(text: &str, name: &str) -> ShellFile {
+    let env = |_: &str| None;
+    let mut state = State::new(&env);
+    state.follow_sources = false;
+    state.parse(text, name, 0);
+    state.finish()
+}
+
+struct State<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    vars: BTreeMap<String, String>,
+    exported: BTreeSet<String>,
+    out: ShellFile,
+    visiting: Vec<PathBuf>,
+    follow_sources: bool,
+    guard_seen: bool,
+}
+
+/// A word of a command after quote removal.
+#[derive(Debug, Clone)]
+struct Word {
+    text: String,
+    /// Contains `$(...)` or backticks.
+    dynamic: bool,
+    /// Was written with quotes somewhere (then it is never a keyword).
+    quoted: bool,
+    /// Length of `text` before the first quoted part: bash only takes
+    /// `NAME=` as an assignment when the name and `=` are unquoted.
+    unquoted_prefix: usize,
+}
+
+impl<'a> State<'a> {
+    fn new(env: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        State {
+            env,
+            vars: BTreeMap::new(),
+            exported: BTreeSet::new(),
+            out: ShellFile::default(),
+            visiting: Vec::new(),
+            follow_sources: true,
+            guard_seen: false,
+        }
+    }
+
+    fn finish(self) -> ShellFile {
+        self.out
+    }
+
+    fn note(&mut self, file: &str, line: Option<usize>, message: impl Into<String>) {
+        self.out.notes.push(Note { file: file.to_string(), line, message: message.into() });
+    }
+
+    fn read_file(&mut self, path: &Path, depth: usize) {
+        let name = path.display().to_string();
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => return self.note(&name, None, format!("not read: {e}")),
+        };
+        if !meta.is_file() {
+            return self.note(&name, None, "not read: not a regular file");
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return self.note(
+                &name,
+                None,
+                format!("not read: {} bytes, more than a shell startup file has", meta.len()),
+            );
+        }
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => return self.note(&name, None, format!("not read: {e}")),
+        };
+        if bytes.iter().take(8192).any(|b| *b == 0) {
+            return self.note(&name, None, "not read: binary content");
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.visiting.push(canonical);
+        self.parse(&text, &name, depth);
+        self.visiting.pop();
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned().or_else(|| (self.env)(name))
+    }
+
+    fn parse(&mut self, text: &str, file: &str, depth: usize) {
+        let mut lexer = Lexer::new(text);
+        let mut nesting: Vec<&'static str> = Vec::new();
+        while let Some((line, words)) = lexer.next_command(self) {
+            self.command(file, line, words, &mut nesting, depth);
+        }
+        if let Some(open) = nesting.last() {
+            self.note(file, None, format!("unterminated '{open}' block at the end of the file"));
+        }
+    }
+
+    fn command(
+        &mut self,
+        file: &str,
+        line: usize,
+        mut words: Vec<Word>,
+        nesting: &mut Vec<&'static str>,
+        depth: usize,
+    ) {
+        // Keywords and block structure come first; what follows them on the
+        // same command is an ordinary command.
+        loop {
+            let Some(first) = words.first() else { return };
+            if first.quoted {
+                break;
+            }
+            let w = first.text.as_str();
+            let opens = match w {
+                "if" => Some("if"),
+                "case" => Some("case"),
+                "for" | "while" | "until" | "select" => Some("loop"),
+                "{" => Some("{"),
+                "function" => Some("function"),
+                _ => None,
+            };
+            if let Some(block) = opens {
+                nesting.push(block);
+                if matches!(block, "case" | "loop" | "function") {
+                    // The rest (`x in`, `i in 1 2; do`) is not a command.
+                    return;
+                }
+                words.remove(0);
+                continue;
+            }
+            match w {
+                "fi" | "esac" | "done" | "}" => {
+                    nesting.pop();
+                    words.remove(0);
+                    continue;
+                }
+                "then" | "else" | "elif" | "do" | "!" => {
+                    words.remove(0);
+                    continue;
+                }
+                _ => {}
+            }
+            // `name() {` or `name () {`: a function body follows.
+            if w.ends_with("()") || words.get(1).is_some_and(|n| n.text == "()") {
+                if words.iter().any(|x| x.text == "{") {
+                    nesting.push("function");
+                }
+                return;
+            }
+            // A case pattern: `*)` or `proxy|PROXY)`.
+            if nesting.last() == Some(&"case") && w.ends_with(')') && !w.contains('=') {
+                words.remove(0);
+                continue;
+            }
+            break;
+        }
+        let conditional = !nesting.is_empty();
+        let Some(first) = words.first() else { return };
+        let cmd = first.text.clone();
+        match cmd.as_str() {
+            "export" => {
+                let mut unexport = false;
+                for w in &words[1..] {
+                    if w.text.starts_with('-') && !w.quoted {
+                        unexport |= w.text.contains('n');
+                        continue;
+                    }
+                    self.assign_or_mark(file, line, w, !unexport, true, conditional);
+                }
+            }
+            "declare" | "typeset" | "local" | "readonly" => {
+                let mut export = false;
+                let mut unexport = false;
+                for w in &words[1..] {
+                    if (w.text.starts_with('-') || w.text.starts_with('+')) && !w.quoted && !w.text.contains('=') {
+                        if w.text.starts_with('-') && w.text.contains('x') {
+                            export = true;
+                        }
+                        if w.text.starts_with('+') && w.text.contains('x') {
+                            unexport = true;
+                        }
+                        continue;
+                    }
+                    let local = cmd == "local";
+                    if local {
+                        continue;
+                    }
+                    self.assign_or_mark(file, line, w, export && !unexport, export || unexport, conditional);
+                }
+            }
+            "unset" => {
+                for w in &words[1..] {
+                    if !w.text.starts_with('-') {
+                        self.vars.remove(&w.text);
+                        self.exported.remove(&w.text);
+                        // The shell ends without it: earlier assignments no longer count.
+                        self.out.assignments.retain(|a| a.name != w.text);
+                    }
+                }
+            }
+            "source" | "." => {
+                if let Some(target) = words.get(1) {
+                    self.source(file, line, &target.text, conditional, depth);
+                }
+            }
+            "return" | "exit" if conditional && depth == 0 && !self.guard_seen => {
+                // Ubuntu's `case $- in *i*) ;; *) return;; esac`: a
+                // non-interactive shell (a setup script) stops here.
+                self.guard_seen = true;
+                self.out.interactive_guard = Some((file.to_string(), line));
+            }
+            _ => {
+                // Leading `NAME=value` words: plain assignments when no command
+                // follows; otherwise only that command's environment.
+                let assignments: Vec<&Word> =
+                    words.iter().take_while(|w| split_assignment(&w.text).is_some() && !w.quoted_name()).collect();
+                if assignments.len() == words.len() {
+                    for w in assignments {
+                        let keep_export = split_assignment(&w.text).is_some_and(|(n, _)| self.exported.contains(n));
+                        self.assign_or_mark(file, line, w, keep_export, false, conditional);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `NAME=value` assigns (exporting it when `export` says so); a bare
+    /// `NAME` with `touch_export` changes only its export flag.
+    fn assign_or_mark(
+        &mut self,
+        file: &str,
+        line: usize,
+        w: &Word,
+        export: bool,
+        touch_export: bool,
+        conditional: bool,
+    ) {
+        match split_assignment(&w.text) {
+            Some((name, value)) => {
+                let name = name.to_string();
+                let value = value.to_string();
+                if touch_export {
+                    if export {
+                        self.exported.insert(name.clone());
+                    } else {
+                        self.exported.remove(&name);
+                    }
+                }
+                let exported = self.exported.contains(&name);
+                self.vars.insert(name.clone(), value.clone());
+                self.out.assignments.push(Assignment {
+                    name,
+                    value,
+                    file: file.to_string(),
+                    line,
+                    exported,
+                    conditional,
+                    interactive_only: self.guard_seen,
+                    dynamic: w.dynamic,
+                });
+            }
+            None if touch_export && is_name(&w.text) => {
+                if export {
+                    self.exported.insert(w.text.clone());
+                } else {
+                    self.exported.remove(&w.text);
+                }
+                // `export NAME` after `NAME=value`: the variable is now exported.
+                if let Some(value) = self.vars.get(&w.text).cloned() {
+                    self.out.assignments.push(Assignment {
+                        name: w.text.clone(),
+                        value,
+                        file: file.to_string(),
+                        line,
+                        exported: export,
+                        conditional,
+                        interactive_only: self.guard_seen,
+                        dynamic: false,
+                    });
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn source(&mut self, file: &str, line: usize, target: &str, conditional: bool, depth: usize) {
+        if !self.follow_sources {
+            return self.note(file, Some(line), format!("sources {target} (not followed here)"));
+        }
+        if depth + 1 > MAX_SOURCE_DEPTH {
+            return self.note(
+                file,
+                Some(line),
+                format!("sources {target}: deeper than {MAX_SOURCE_DEPTH} levels, not followed"),
+            );
+        }
+        let expanded = if let Some(rest) = target.strip_prefix("~/") {
+            match self.lookup("HOME") {
+                Some(home) => format!("{home}/{rest}"),
+                None => target.to_string(),
+            }
+        } else {
+            target.to_string()
+        };
+        let mut path = PathBuf::from(&expanded);
+        if path.is_relative() {
+            // bash looks a relative name up in PATH, then the working
+            // directory; for a bashrc the file's own folder is the useful guess.
+            if let Some(dir) = Path::new(file).parent() {
+                path = dir.join(path);
+            }
+        }
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if self.visiting.contains(&canonical) {
+            return self.note(
+                file,
+                Some(line),
+                format!("sources {target}, which is already being read: loop not followed"),
+            );
+        }
+        if !path.exists() {
+            return self.note(file, Some(line), format!("sources {target}, which does not exist"));
+        }
+        if conditional {
+            self.note(file, Some(line), format!("sources {target} conditionally"));
+        }
+        self.read_file(&path, depth + 1);
+    }
+}
+
+impl Word {
+    fn mark_quoted(&mut self) {
+        self.quoted = true;
+        self.unquoted_prefix = self.unquoted_prefix.min(self.text.len());
+    }
+
+    /// `"A"=b` is not an assignment in bash: the name must be unquoted.
+    fn quoted_name(&self) -> bool {
+        self.text.find('=').is_some_and(|eq| eq >= self.unquoted_prefix)
+    }
+}
+
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// `NAME=value` -> (NAME, value); `NAME+=value` is treated as `=`.
+fn split_assignment(s: &str) -> Option<(&str, &str)> {
+    let eq = s.find('=')?;
+    let name = s[..eq].trim_end_matches('+');
+    is_name(name).then(|| (name, &s[eq + 1..]))
+}
+
+/// Splits the text into simple commands with quote removal and expansion.
+struct Lexer<'t> {
+    chars: Vec<char>,
+    pos: usize,
+    line: usize,
+    pending_heredocs: Vec<(String, bool)>,
+    _text: std::marker::PhantomData<&'t str>,
+}
+
+impl<'t> Lexer<'t> {
+    fn new(text: &'t str) -> Self {
+        Lexer {
+            chars: text.chars().collect(),
+            pos: 0,
+            line: 1,
+            pending_heredocs: Vec::new(),
+            _text: std::marker::PhantomData,
+        }
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, n: usize) -> Option<char> {
+        self.chars.get(self.pos + n).copied()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.chars.get(self.pos).copied()?;
+        self.pos += 1;
+        if c == '\n' {
+            self.line += 1;
+        }
+        Some(c)
+    }
+
+    /// The next command and the line it starts on; `None` at the end.
+    fn next_command(&mut self, state: &State<'_>) -> Option<(usize, Vec<Word>)> {
+        loop {
+            let mut words = Vec::new();
+            let mut start_line = None;
+            loop {
+                // Blanks between words.
+                while matches!(self.peek(), Some(' ' | '\t' | '\r')) {
+                    self.bump();
+                }
+                match self.peek() {
+                    None => break,
+                    Some('\n') => {
+                        self.bump();
+                        self.skip_heredocs();
+                        break;
+                    }
+                    Some(';' | '&' | '|') => {
+                        while matches!(self.peek(), Some(';' | '&' | '|')) {
+                            self.bump();
+                        }
+                        break;
+                    }
+                    Some('#') => {
+                        while !matches!(self.peek(), None | Some('\n')) {
+                            self.bump();
+                        }
+                    }
+                    Some('\\') if self.peek_at(1) == Some('\n') => {
+                        self.bump();
+                        self.bump();
+                    }
+                    Some(_) => {
+                        start_line.get_or_insert(self.line);
+                        let word = self.word(state);
+                        if let Some(delim) = word.text.strip_prefix("<<") {
+                            self.queue_heredoc(delim);
+                        }
+                        words.push(word);
+                    }
+                }
+            }
+            if !words.is_empty() {
+                return Some((start_line.unwrap_or(self.line), words));
+            }
+            self.peek()?;
+        }
+    }
+
+    fn queue_heredoc(&mut self, after: &str) {
+        let strip = after.starts_with('-');
+        let delim = after.trim_start_matches('-').trim_matches(|c| c == '\'' || c == '"');
+        if !delim.is_empty() {
+            self.pending_heredocs.push((delim.to_string(), strip));
+        }
+    }
+
+    /// Skips the bodies of heredocs opened on the line just ended.
+    fn skip_heredocs(&mut self) {
+        let pending = std::mem::take(&mut self.pending_heredocs);
+        for (delim, strip) in pending {
+            loop {
+                if self.peek().is_none() {
+                    return;
+                }
+                let mut line = String::new();
+                while let Some(c) = self.bump() {
+                    if c == '\n' {
+                        break;
+                    }
+                    line.push(c);
+                }
+                let candidate = if strip { line.trim_start_matches('\t') } else { line.as_str() };
+                if candidate.trim_end_matches('\r') == delim {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// One word: quotes removed, escapes applied, `$NAME` expanded.
+    fn word(&mut self, state: &State<'_>) -> Word {
+        let mut w = Word { text: String::new(), dynamic: false, quoted: false, unquoted_prefix: usize::MAX };
+        // `<<EOF` and `<<'EOF'` stay literal so the heredoc is recognised.
+        while let Some(c) = self.peek() {
+            match c {
+                ' ' | '\t' | '\r' | '\n' | ';' | '&' | '|' => break,
+                '\\' => {
+                    self.bump();
+                    match self.bump() {
+                        Some('\n') | None => {}
+                        Some(e) => w.text.push(e),
+                    }
+                }
+                '\'' => {
+                    self.bump();
+                    w.mark_quoted();
+                    while let Some(c) = self.bump() {
+                        if c == '\'' {
+                            break;
+                        }
+                        w.text.push(c);
+                    }
+                }
+                '"' => {
+                    self.bump();
+                    w.mark_quoted();
+                    while let Some(c) = self.peek() {
+                        match c {
+                            '"' => {
+                                self.bump();
+                                break;
+                            }
+                            '\\' => {
+                                self.bump();
+                                match self.bump() {
+                                    Some(e @ ('"' | '\\' | '$' | '`')) => w.text.push(e),
+                                    Some('\n') => {}
+                                    Some(e) => {
+                                        w.text.push('\\');
+                                        w.text.push(e);
+                                    }
+                                    None => {}
+                                }
+                            }
+                            '$' => self.dollar(state, &mut w),
+                            '`' => self.backticks(&mut w),
+                            _ => {
+                                self.bump();
+                                w.text.push(c);
+                            }
+                        }
+                    }
+                }
+                '$' if self.peek_at(1) == Some('\'') => {
+                    self.bump();
+                    self.bump();
+                    w.mark_quoted();
+                    while let Some(c) = self.bump() {
+                        match c {
+                            '\'' => break,
+                            '\\' => match self.bump() {
+                                Some('n') => w.text.push('\n'),
+                                Some('t') => w.text.push('\t'),
+                                Some(e) => w.text.push(e),
+                                None => {}
+                            },
+                            c => w.text.push(c),
+                        }
+                    }
+                }
+                '$' => self.dollar(state, &mut w),
+                '`' => self.backticks(&mut w),
+                '#' if w.text.is_empty() && !w.quoted => break,
+                c => {
+                    self.bump();
+                    w.text.push(c);
+                }
+            }
+        }
+        w
+    }
+
+    fn backticks(&mut self, w: &mut Word) {
+        self.bump();
+        w.dynamic = true;
+        w.text.push('`');
+        while let Some(c) = self.bump() {
+            w.text.push(c);
+            if c == '`' {
+                break;
+            }
+        }
+    }
+
+    /// `$NAME`, `${NAME}`, `${NAME:-default}`, `$(...)`.
+    fn dollar(&mut self, state: &State<'_>, w: &mut Word) {
+        self.bump();
+        match self.peek() {
+            Some('(') => {
+                // Command or arithmetic substitution: kept as written.
+                w.dynamic = true;
+                w.text.push('$');
+                let mut depth = 0usize;
+                while let Some(c) = self.bump() {
+                    w.text.push(c);
+                    match c {
+                        '(' => depth += 1,
+                        ')' => {
+                            depth = depth.saturating_sub(1);
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Some('{') => {
+                self.bump();
+                let mut inner = String::new();
+                while let Some(c) = self.bump() {
+                    if c == '}' {
+                        break;
+                    }
+                    inner.push(c);
+                }
+                let (name, default) = match inner.find(":-").or_else(|| inner.find('-')) {
+                    Some(i) => {
+                        let skip = if inner[i..].starts_with(":-") { 2 } else { 1 };
+                        (&inner[..i], Some(&inner[i + skip..]))
+                    }
+                    None => (inner.as_str(), None),
+                };
+                match (state.lookup(name), default) {
+                    (Some(v), _) if !v.is_empty() => w.text.push_str(&v),
+                    (_, Some(d)) => w.text.push_str(d),
+                    (v, None) => w.text.push_str(&v.unwrap_or_default()),
+                }
+            }
+            Some(c) if c == '_' || c.is_ascii_alphabetic() => {
+                let mut name = String::new();
+                while let Some(c) = self.peek() {
+                    if c == '_' || c.is_ascii_alphanumeric() {
+                        name.push(c);
+                        self.bump();
+                    } else {
+                        break;
+                    }
+                }
+                w.text.push_str(&state.lookup(&name).unwrap_or_default());
+            }
+            Some(c) if c.is_ascii_digit() || "@*#?-$!".contains(c) => {
+                // Positional and special parameters: unknown here.
+                self.bump();
+                if c == '-' {
+                    w.text.push_str("$-");
+                }
+            }
+            _ => w.text.push('$'),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(text: &str) -> ShellFile {
+        parse_str(text, "bashrc")
+    }
+
+    fn last<'a>(f: &'a ShellFile, name: &str) -> &'a Assignment {
+        f.last(name).unwrap_or_else(|| panic!("{name} not assigned: {f:?}"))
+    }
+
+    #[test]
+    fn export_forms() {
+        let f =
+            vars("export HTTP_PROXY=http://p:3128\nexport A=1 B='two words'\ndeclare -x C=\"c\"\nD=d; export D\nE=e\n");
+        assert!(last(&f, "HTTP_PROXY").exported);
+        assert_eq!(last(&f, "HTTP_PROXY").value, "http://p:3128");
+        assert_eq!(last(&f, "B").value, "two words");
+        assert!(last(&f, "B").exported);
+        assert!(last(&f, "C").exported);
+        assert!(last(&f, "D").exported);
+        assert_eq!(last(&f, "D").line, 4);
+        assert!(!last(&f, "E").exported);
+    }
+
+    #[test]
+    fn quotes_escapes_and_references() {
+        let f = vars(
+            "P=proxy.corp\nPORT=3128\nexport https_proxy=\"http://$P:${PORT}\"\nexport X='$P literal'\nexport Y=a\\ b\nexport Z=\"q\\\"uote\"\nexport W=${UNSET:-fallback};\n",
+        );
+        assert_eq!(last(&f, "https_proxy").value, "http://proxy.corp:3128");
+        assert_eq!(last(&f, "X").value, "$P literal");
+        assert_eq!(last(&f, "Y").value, "a b");
+        assert_eq!(last(&f, "Z").value, "q\"uote");
+        assert_eq!(last(&f, "W").value, "fallback");
+    }
+
+    #[test]
+    fn comments_and_conditionals() {
+        let f = vars(
+            "# export NOPE=1\nexport A=1 # trailing comment\nif [ -f /x ]; then\n  export B=2\nfi\ncase $HOSTNAME in\n  ci-*) export C=3 ;;\nesac\nexport D=4\n",
+        );
+        assert!(f.last("NOPE").is_none());
+        assert!(!last(&f, "A").conditional);
+        assert!(last(&f, "B").conditional);
+        assert_eq!(last(&f, "B").line, 4);
+        assert!(last(&f, "C").conditional);
+        assert!(!last(&f, "D").conditional);
+    }
+
+    #[test]
+    fn interactive_guard_marks_what_follows() {
+        let f = vars(
+            "export EARLY=1\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\nexport HTTPS_PROXY=http://p:8080\n",
+        );
+        assert_eq!(f.interactive_guard, Some(("bashrc".to_string(), 4)));
+        assert!(!last(&f, "EARLY").interactive_only);
+        assert!(last(&f, "HTTPS_PROXY").interactive_only);
+        assert!(!last(&f, "HTTPS_PROXY").conditional);
+    }
+
+    #[test]
+    fn functions_heredocs_and_substitutions() {
+        let f = vars(
+            "setp() {\n  export IN_FUNC=1\n}\ncat <<EOF\nexport IN_HEREDOC=1\nEOF\nexport AFTER=$(cat /etc/proxy)\nexport LAST=ok\n",
+        );
+        assert!(last(&f, "IN_FUNC").conditional);
+        assert!(f.last("IN_HEREDOC").is_none(), "{f:?}");
+        assert!(last(&f, "AFTER").dynamic);
+        assert!(!last(&f, "LAST").conditional);
+    }
+
+    #[test]
+    fn unset_and_unexport() {
+        let f = vars("export A=1\nexport -n A\nB=2\nexport B\nunset B\n\"C\"=3\nD=\"4\"\n");
+        assert!(!last(&f, "A").exported);
+        assert!(f.last("B").is_none());
+        assert!(f.last("C").is_none(), "a quoted name is a command, not an assignment");
+        assert_eq!(last(&f, "D").value, "4");
+    }
+
+    #[test]
+    fn hostile_input_does_not_panic() {
+        for text in [
+            "\"unterminated",
+            "'",
+            "${",
+            "$(",
+            "`",
+            "export",
+            "export =",
+            "if\nif\nif",
+            "esac\nfi\n}",
+            "\\",
+            "<<",
+            "<<'",
+            "case x in\n",
+        ] {
+            let _ = parse_str(text, "x");
+        }
+    }
+
+    #[test]
+    fn source_is_followed_and_loops_are_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.sh");
+        let b = dir.path().join("b.sh");
+        std::fs::write(&a, "source b.sh\nexport FROM_A=1\n").unwrap();
+        std::fs::write(&b, ". ./a.sh\nexport FROM_B=http://b\n").unwrap();
+        let f = read(&a, &|_| None);
+        assert_eq!(last(&f, "FROM_B").value, "http://b");
+        assert!(last(&f, "FROM_B").file.ends_with("b.sh"));
+        assert!(f.notes.iter().any(|n| n.message.contains("loop")), "{:?}", f.notes);
+    }
+
+    #[test]
+    fn missing_binary_and_huge_files_are_notes() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = read(&dir.path().join("nope"), &|_| None);
+        assert!(f.notes[0].message.starts_with("not read"));
+        let bin = dir.path().join("bin");
+        std::fs::write(&bin, b"export A=1\0\0").unwrap();
+        assert!(read(&bin, &|_| None).notes[0].message.contains("binary"));
+        let huge = dir.path().join("huge");
+        std::fs::write(&huge, vec![b'#'; (MAX_FILE_BYTES + 1) as usize]).unwrap();
+        assert!(read(&huge, &|_| None).notes[0].message.contains("bytes"));
+    }
+}

@@ -1,0 +1,110 @@
+//! The proxy path: our own `CONNECT host:port` to the configured proxy, so
+//! the report can say exactly what the proxy answered (reqwest reports a
+//! refused CONNECT without its status line). On success the tunnel carries
+//! the TLS handshake.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::PathOutcome;
+use crate::local::proxy::ProxyUrl;
+
+/// The most of a CONNECT response head we read.
+const HEAD_LIMIT: usize = 16 * 1024;
+
+/// The proxy to use for HTTPS, with the address it is dialled at.
+#[derive(Debug, Clone)]
+pub struct ProxyRoute {
+    /// The parsed proxy URL (credentials are sent to the proxy only).
+    pub url: ProxyUrl,
+    /// The address dialled for it.
+    pub addr: Option<SocketAddr>,
+    /// The `NO_PROXY` value in force.
+    pub no_proxy: String,
+    /// Which variable it came from (`https_proxy`, ...).
+    pub variable: String,
+}
+
+/// Opens a tunnel to `host:port` through the proxy at `proxy`.
+pub async fn connect(
+    proxy: SocketAddr,
+    url: &ProxyUrl,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<TcpStream, PathOutcome> {
+    let mut stream = match tokio::time::timeout(timeout, TcpStream::connect(proxy)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            return Err(PathOutcome::ProxyUnreachable {
+                proxy: url.masked(),
+                outcome: Box::new(super::tcp::classify(&e)),
+            });
+        }
+        Err(_) => {
+            return Err(PathOutcome::ProxyUnreachable {
+                proxy: url.masked(),
+                outcome: Box::new(PathOutcome::TimedOut),
+            });
+        }
+    };
+    let mut request = format!(
+        "CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: amlnet/{}\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(user) = &url.user {
+        let token = base64::engine::general_purpose::STANDARD
+            .encode(format!("{user}:{}", url.password.as_deref().unwrap_or("")));
+        request.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
+    }
+    request.push_str("\r\n");
+    let exchange = async {
+        stream.write_all(request.as_bytes()).await?;
+        // Byte by byte: whatever follows the head belongs to the tunnel.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && head.len() < HEAD_LIMIT {
+            if stream.read(&mut byte).await? == 0 {
+                break;
+            }
+            head.push(byte[0]);
+        }
+        Ok::<_, std::io::Error>(head)
+    };
+    let head = match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return Err(PathOutcome::ProxyFailed(format!("proxy {}: {e}", url.masked()))),
+        Err(_) => return Err(PathOutcome::ProxyFailed(format!("proxy {}: no answer to CONNECT", url.masked()))),
+    };
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text.lines();
+    let status_line = lines.next().unwrap_or("").trim().to_string();
+    let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse::<u16>().ok());
+    let header = |name: &str| {
+        text.lines().skip(1).find_map(|l| {
+            l.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+        })
+    };
+    match status {
+        Some(s) if (200..300).contains(&s) => Ok(stream),
+        Some(407) => {
+            Err(PathOutcome::ProxyAuthRequired { line: status_line, authenticate: header("proxy-authenticate") })
+        }
+        Some(s) => Err(PathOutcome::ProxyDenied {
+            status: s,
+            line: status_line,
+            server: header("server").or_else(|| header("via")),
+        }),
+        None if head.is_empty() => {
+            Err(PathOutcome::ProxyFailed(format!("proxy {} closed the connection after CONNECT", url.masked())))
+        }
+        None => Err(PathOutcome::ProxyFailed(format!(
+            "proxy {} answered something else than HTTP: {status_line:?}",
+            url.masked()
+        ))),
+    }
+}
