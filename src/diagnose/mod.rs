@@ -258,7 +258,9 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
                         service_tag: None,
                     },
                 );
-                if code != "dns-zone-override" {
+                // A warning (a private answer by an odd route) still gives an
+                // address worth dialling; its path verdicts stand.
+                if sev == Severity::Error {
                     failed_names.push(name.host.clone());
                 }
             }
@@ -802,6 +804,8 @@ mod tests {
             addresses: vec![addr.parse().unwrap()],
             elapsed: Duration::from_millis(1),
             problems: vec![],
+            pinned: None,
+            azure_answer: None,
         };
         let e = plan.endpoints.iter().find(|e| e.host == host).unwrap();
         let path = PathObservation {
@@ -814,6 +818,7 @@ mod tests {
             elapsed: Duration::from_millis(3000),
             tls: None,
             http: None,
+            via_proxy: None,
         };
         Observations { names: vec![name], paths: vec![path] }
     }
@@ -829,7 +834,12 @@ mod tests {
             &["kv-contoso-ml-lab.privatelink.vaultcore.azure.net"],
             PathOutcome::TimedOut,
         );
-        let settings = DiagnoseSettings { policy: AddressPolicy::new(vec![]), judge_dns: true };
+        let settings = DiagnoseSettings {
+            policy: AddressPolicy::new(vec![]),
+            judge_dns: true,
+            machine: Default::default(),
+            judge_local: false,
+        };
         let d = diagnose(&plan, &obs, &settings);
         let codes: Vec<&str> = d.findings.iter().map(|f| f.code).collect();
         assert_eq!(codes, vec!["dns-public-answer"]);
@@ -842,7 +852,12 @@ mod tests {
         let plan = Plan::build(Catalogue::builtin(), &lab_target());
         let host = "kv-contoso-ml-lab.vault.azure.net";
         let obs = obs_for(&plan, host, "203.0.113.9", &[], PathOutcome::TimedOut);
-        let settings = DiagnoseSettings { policy: AddressPolicy::new(vec![]), judge_dns: false };
+        let settings = DiagnoseSettings {
+            policy: AddressPolicy::new(vec![]),
+            judge_dns: false,
+            machine: Default::default(),
+            judge_local: false,
+        };
         let d = diagnose(&plan, &obs, &settings);
         let codes: Vec<&str> = d.findings.iter().map(|f| f.code).collect();
         assert_eq!(codes, vec!["tcp-timeout"]);
@@ -855,7 +870,12 @@ mod tests {
         let host = "kv-contoso-ml-lab.vault.azure.net";
         let obs =
             obs_for(&plan, host, "10.0.1.9", &["kv-contoso-ml-lab.privatelink.vaultcore.azure.net"], PathOutcome::Open);
-        let settings = DiagnoseSettings { policy: AddressPolicy::new(vec![]), judge_dns: true };
+        let settings = DiagnoseSettings {
+            policy: AddressPolicy::new(vec![]),
+            judge_dns: true,
+            machine: Default::default(),
+            judge_local: false,
+        };
         let d = diagnose(&plan, &obs, &settings);
         assert!(d.findings.is_empty());
         assert!(d.checks.iter().all(|c| c.status == Status::Pass));

@@ -103,13 +103,25 @@ impl LabHandle {
         let lab = rt.block_on(Lab::start(lab::find(scenario).expect("scenario exists"), &plan)).expect("lab starts");
         let ca_dir = tempfile::tempdir().unwrap();
         std::fs::write(ca_dir.path().join("lab-ca.pem"), lab.trusted_pem.join("")).unwrap();
+        std::fs::write(ca_dir.path().join("empty"), "").unwrap();
         LabHandle { lab, ca_dir, _rt: rt }
     }
 
     /// `--dns-server`, `--ca-file` with the lab's CA, and one `--connect-to` per rule.
     pub fn network_args(&self) -> Vec<String> {
         let ca = self.ca_dir.path().join("lab-ca.pem").display().to_string();
-        let mut args = vec!["--dns-server".to_string(), self.lab.dns.to_string(), "--ca-file".into(), ca];
+        let empty = self.ca_dir.path().join("empty").display().to_string();
+        // This machine's own bashrc and hosts file stay out of lab tests.
+        let mut args = vec![
+            "--dns-server".to_string(),
+            self.lab.dns.to_string(),
+            "--ca-file".into(),
+            ca,
+            "--bashrc".into(),
+            empty.clone(),
+            "--hosts-file".into(),
+            empty,
+        ];
         for rule in &self.lab.connect_to {
             args.push("--connect-to".into());
             args.push(rule.to_string());
