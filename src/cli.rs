@@ -175,6 +175,9 @@ struct OutputArgs {
     /// No colour, even on a terminal (NO_COLOR does the same).
     #[arg(long, help_heading = "Output")]
     no_color: bool,
+    /// Tell on stderr what was read and decided before probing (secrets masked).
+    #[arg(long, short = 'v', help_heading = "Output")]
+    verbose: bool,
     /// Lowest severity that makes the exit status 1.
     #[arg(long, value_enum, default_value = "error", help_heading = "Output")]
     fail_on: FailOn,
@@ -468,6 +471,9 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         notes,
         address_rule: None,
     };
+    if args.output.verbose {
+        verbose_settings(&run, &environment);
+    }
     let diagnose = DiagnoseSettings {
         policy: AddressPolicy::new(net.vnet_cidr.clone()),
         judge_dns: wanted(AreaName::Dns),
@@ -477,6 +483,39 @@ fn run_check(args: CheckArgs) -> Result<u8> {
     let request = CheckRequest { plan, run, diagnose, environment, host: HostInfo::detect() };
     let report = runtime()?.block_on(check(request))?;
     emit(&report, &args.output)
+}
+
+/// `--verbose`: what the run will use, one fact a line, every value masked.
+fn verbose_settings(run: &RunSettings, env: &Environment) {
+    let say = |s: String| eprintln!("amlnet: {}", crate::redact::mask_url(&s));
+    say(format!("resolvers {} (from {})", env.resolvers.join(", "), env.resolvers_source));
+    if let Some(a) = run.azure_dns {
+        say(format!("Azure DNS {a} is asked too for private names answered badly"));
+    }
+    match &run.proxy {
+        Some(p) => say(format!(
+            "HTTPS goes through {} (from {}); NO_PROXY='{}' read as Python requests reads it",
+            p.url.masked(),
+            p.variable,
+            p.no_proxy
+        )),
+        None => say("no HTTPS proxy in this environment: everything is dialled directly".into()),
+    }
+    for v in &env.proxy {
+        say(format!("proxy variable {}={} ({:?})", v.name, v.value, v.origin));
+    }
+    if let Some(t) = &run.trust {
+        for n in &t.notes {
+            say(format!("trust: {n}"));
+        }
+    }
+    for h in &run.hosts_overrides {
+        say(format!("{} line {} pins {} to {}", h.file, h.line, h.name, h.address));
+    }
+    for n in &env.notes {
+        say(n.clone());
+    }
+    say(format!("timeout {:?} per probe, deadline {:?}, {} in flight", run.timeout, run.deadline, run.concurrency));
 }
 
 fn run_demo(args: DemoArgs) -> Result<u8> {

@@ -315,6 +315,8 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
                 PathOutcome::ProxyFailed(m) => m.clone(),
                 other => path_words(other),
             };
+            // One proxy down is one root cause: one error, whatever each path's need.
+            let severity = if code == "proxy-unreachable" { Severity::Error } else { severity };
             verdicts.push((code, severity, format!("{}:{} through proxy {proxy}: {what}", path.host, path.port)));
         } else if let Some(code) = tcp_code {
             let dialled = path.dialled.map(|a| a.to_string()).unwrap_or_default();

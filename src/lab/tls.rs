@@ -81,6 +81,17 @@ pub async fn serve(
     expired: bool,
     responder: Responder,
 ) -> Result<(SocketAddr, JoinHandle<()>)> {
+    serve_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), ca, hosts, expired, responder).await
+}
+
+/// The same on a chosen address (the end-to-end tests bind 0.0.0.0:443 inside a namespace).
+pub async fn serve_on(
+    bind: SocketAddr,
+    ca: &LabCa,
+    hosts: &[String],
+    expired: bool,
+    responder: Responder,
+) -> Result<(SocketAddr, JoinHandle<()>)> {
     let mut sni = ResolvesServerCertUsingSni::new();
     for host in hosts {
         let key = ca.leaf(std::slice::from_ref(host), expired)?;
@@ -93,7 +104,7 @@ pub async fn serve(
         .with_cert_resolver(Arc::new(sni));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.context("lab TLS listener")?;
+    let listener = TcpListener::bind(bind).await.context("lab TLS listener")?;
     let addr = listener.local_addr()?;
     let responder = Arc::new(responder);
     let task = tokio::spawn(async move {

@@ -1,0 +1,546 @@
+//! End-to-end tests with real third-party parts, in network namespaces that
+//! each test creates (no route out): dnsmasq as the customer's DNS and as
+//! "Azure DNS", tinyproxy as the corporate proxy (an allow-list, and basic
+//! authentication), the lab's TLS servers behind them, and the real binary
+//! in a client namespace whose /etc/netns/NAME/resolv.conf points at the
+//! DNS, so amlnet takes its ordinary system-resolver path.
+//!
+//! Needs root, iproute2, dnsmasq and tinyproxy; `.ci/run` installs them.
+
+mod util;
+
+use std::fs;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use amlnet::catalogue::{Catalogue, Expect};
+use amlnet::lab::tls::{self, LabCa, Responder};
+use amlnet::plan::Plan;
+use amlnet::target::Target;
+use serde_json::Value;
+use util::*;
+
+const GUID: &str = "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42";
+const CUSTOMER_DNS: &str = "10.231.0.53";
+const AZURE_DNS: &str = "10.231.0.54";
+const PROXY: &str = "10.231.0.3";
+const SECRET: &str = "Sup3rSecretPw";
+
+fn target() -> Target {
+    Target {
+        workspace_id: Some(GUID.into()),
+        workspace_name: Some("mlw-e2e".into()),
+        region: Some("eastus".into()),
+        storage_accounts: vec!["stcontosoe2e".into()],
+        key_vault: Some("kv-contoso-e2e".into()),
+        ..Target::default()
+    }
+}
+
+fn target_args() -> Vec<String> {
+    [
+        "--workspace-id",
+        GUID,
+        "--workspace-name",
+        "mlw-e2e",
+        "--region",
+        "eastus",
+        "--storage",
+        "stcontosoe2e",
+        "--key-vault",
+        "kv-contoso-e2e",
+        "--skip",
+        "vscode",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn sh(args: &[&str]) {
+    let o = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e} (is it installed? .ci/run installs it)"));
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Two namespaces joined by a veth pair: the client, and the services
+/// (DNS, proxy, endpoints). Neither has a default route.
+struct Net {
+    cli: String,
+    svc: String,
+    dir: tempfile::TempDir,
+    children: Vec<Child>,
+    server: Option<std::thread::JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Net {
+    fn new(tag: &str) -> Net {
+        let pid = std::process::id();
+        let (cli, svc) = (format!("amlc-{tag}-{pid}"), format!("amls-{tag}-{pid}"));
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let net = Net { cli: cli.clone(), svc: svc.clone(), dir, children: Vec::new(), server: None, stop: None };
+        sh(&["ip", "netns", "add", &cli]);
+        sh(&["ip", "netns", "add", &svc]);
+        sh(&["ip", "-n", &cli, "link", "add", "vc", "type", "veth", "peer", "name", "vs", "netns", &svc]);
+        sh(&["ip", "-n", &cli, "addr", "add", "10.231.0.1/24", "dev", "vc"]);
+        sh(&["ip", "-n", &svc, "addr", "add", "10.231.0.2/24", "dev", "vs"]);
+        for extra in [CUSTOMER_DNS, AZURE_DNS, PROXY] {
+            sh(&["ip", "-n", &svc, "addr", "add", &format!("{extra}/32"), "dev", "vs"]);
+        }
+        // Every private-endpoint and "public" address is local to the services namespace.
+        sh(&["ip", "-n", &svc, "addr", "add", "10.231.1.1/24", "dev", "lo"]);
+        sh(&["ip", "-n", &svc, "addr", "add", "203.0.113.1/24", "dev", "lo"]);
+        for ns in [&cli, &svc] {
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        sh(&["ip", "-n", &cli, "link", "set", "vc", "up"]);
+        sh(&["ip", "-n", &svc, "link", "set", "vs", "up"]);
+        for net_range in ["10.231.1.0/24", "203.0.113.0/24"] {
+            sh(&["ip", "-n", &cli, "route", "add", net_range, "via", "10.231.0.2"]);
+        }
+        // `ip netns exec` bind-mounts these over /etc/resolv.conf and /etc/hosts.
+        for ns in [&cli, &svc] {
+            let etc = PathBuf::from("/etc/netns").join(ns);
+            fs::create_dir_all(&etc).unwrap();
+            fs::write(etc.join("resolv.conf"), format!("nameserver {CUSTOMER_DNS}\noptions timeout:1\n")).unwrap();
+            fs::write(etc.join("hosts"), "127.0.0.1 localhost\n").unwrap();
+        }
+        net
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        fs::write(&p, text).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        p
+    }
+
+    fn spawn_in_svc(&mut self, args: &[&str]) {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.svc])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        self.children.push(child);
+    }
+
+    /// dnsmasq answering `records` at `addr`.
+    fn dnsmasq(&mut self, addr: &str, name: &str, records: &[String]) {
+        let conf = self.write(&format!("{name}.conf"), &(records.join("\n") + "\n"));
+        let conf = conf.display().to_string();
+        self.spawn_in_svc(&[
+            "dnsmasq",
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            &format!("--listen-address={addr}"),
+            "--user=root",
+            "--pid-file=",
+            &format!("--conf-file={conf}"),
+        ]);
+    }
+
+    /// tinyproxy on PROXY:`port` allowing only `allow`, optionally with basic auth.
+    fn tinyproxy(&mut self, port: u16, allow: &[&str], auth: Option<(&str, &str)>) {
+        let filter = self.write(
+            &format!("filter-{port}"),
+            &(allow.iter().map(|a| format!("^{}$", a.replace('.', "\\."))).collect::<Vec<_>>().join("\n") + "\n"),
+        );
+        let mut conf = format!(
+            "User nobody\nGroup nogroup\nPort {port}\nListen {PROXY}\nTimeout 10\nMaxClients 50\nLogLevel Error\nFilter \"{}\"\nFilterDefaultDeny Yes\nFilterType ere\nConnectPort 443\n",
+            filter.display()
+        );
+        if let Some((u, p)) = auth {
+            conf.push_str(&format!("BasicAuth {u} {p}\n"));
+        }
+        let conf = self.write(&format!("tinyproxy-{port}.conf"), &conf).display().to_string();
+        self.spawn_in_svc(&["tinyproxy", "-d", "-c", &conf]);
+    }
+
+    /// The lab's TLS servers and plain listeners, inside the services namespace.
+    fn endpoints(&mut self, hosts: Vec<String>) -> String {
+        let ca = LabCa::new(tls::LAB_CA_NAME, "Microsoft Corporation (amlnet lab)").unwrap();
+        let pem = ca.pem.clone();
+        let ns_path = format!("/var/run/netns/{}", self.svc);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            // Sockets belong to the namespace of the thread that creates them.
+            let f = fs::File::open(&ns_path).unwrap();
+            use std::os::fd::AsRawFd;
+            assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let any = |port| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+                let _tls = tls::serve_on(any(443), &ca, &hosts, false, Responder::Service).await.unwrap();
+                let mut plain = Vec::new();
+                for port in [80u16, 445, 18881] {
+                    let l = tokio::net::TcpListener::bind(any(port)).await.unwrap();
+                    plain.push(tokio::spawn(async move {
+                        while let Ok((s, _)) = l.accept().await {
+                            drop(s);
+                        }
+                    }));
+                }
+                let udp = tokio::net::UdpSocket::bind(any(5831)).await.unwrap();
+                plain.push(tokio::spawn(async move {
+                    let mut buf = [0u8; 512];
+                    while udp.recv_from(&mut buf).await.is_ok() {}
+                }));
+                ready_tx.send(()).unwrap();
+                let _ = stop_rx.await;
+            });
+        });
+        ready_rx.recv_timeout(Duration::from_secs(20)).expect("endpoint servers start");
+        self.server = Some(handle);
+        self.stop = Some(stop_tx);
+        self.write("lab-ca.pem", &pem).display().to_string()
+    }
+
+    /// Waits until something listens on `addr` (dnsmasq and tinyproxy start asynchronously).
+    fn wait_for(&self, addr: &str, tcp: bool) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            let probe = if tcp {
+                format!("exec 3<>/dev/tcp/{}/{}", addr.split(':').next().unwrap(), addr.split(':').nth(1).unwrap())
+            } else {
+                "true".to_string()
+            };
+            let ok = Command::new("ip")
+                .args(["netns", "exec", &self.cli, "bash", "-c", &probe])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            if ok {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("nothing listens on {addr}");
+    }
+
+    /// Runs amlnet in the client namespace with `env` as its whole proxy environment.
+    fn amlnet(&self, env: &[(&str, &str)], args: &[String]) -> Output {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.cli, env!("CARGO_BIN_EXE_amlnet")]).args(args);
+        for var in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "NO_PROXY",
+            "no_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "AMLNET_LOOPBACK_ONLY",
+            "MLFLOW_TRACKING_URI",
+            "CI_NAME",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", self.dir.path()).env("NO_COLOR", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.join();
+        }
+        for ns in [&self.cli, &self.svc] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+            let _ = fs::remove_dir_all(Path::new("/etc/netns").join(ns));
+        }
+    }
+}
+
+/// DNS records for the plan: private names through their privatelink CNAME
+/// to 10.231.1.x, public names to 203.0.113.x; `broken` private hosts end
+/// on a public address instead (the zone is not forwarded).
+fn records(plan: &Plan, broken: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, host) in plan.hosts().iter().enumerate() {
+        let e = plan.endpoints.iter().find(|e| &e.host == host).unwrap();
+        let n = i + 4;
+        match (e.expect, &e.privatelink_name) {
+            (Expect::Private, Some(pl)) => {
+                out.push(format!("cname={host},{pl}"));
+                if broken.contains(host) {
+                    let edge = format!("edge-{n}.lab.trafficmanager.net");
+                    out.push(format!("cname={pl},{edge}"));
+                    out.push(format!("host-record={edge},203.0.113.{n}"));
+                } else {
+                    out.push(format!("host-record={pl},10.231.1.{n}"));
+                }
+            }
+            _ => out.push(format!("host-record={host},203.0.113.{n}")),
+        }
+    }
+    out
+}
+
+fn plan() -> Plan {
+    let mut plan = Plan::build(Catalogue::builtin(), &target());
+    plan.retain(|e| e.group != "vscode");
+    plan
+}
+
+fn codes(r: &Value) -> Vec<String> {
+    let mut c: Vec<String> = findings(r).into_iter().map(|f| f.1).collect();
+    c.sort();
+    c.dedup();
+    c
+}
+
+fn hosts_of(r: &Value, code: &str) -> Vec<String> {
+    let mut out: Vec<String> = findings(r).into_iter().filter(|f| f.1 == code).flat_map(|f| f.2).collect();
+    out.sort();
+    out
+}
+
+/// A network where everything works through the proxy.
+fn healthy_net(tag: &str) -> (Net, String) {
+    let plan = plan();
+    let mut net = Net::new(tag);
+    net.dnsmasq(CUSTOMER_DNS, "customer", &records(&plan, &[]));
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    let public: Vec<&str> =
+        plan.endpoints.iter().filter(|e| e.expect == Expect::Public).map(|e| e.host.as_str()).collect();
+    let mut allowed: Vec<&str> = public.iter().copied().filter(|h| *h != "pypi.org").collect();
+    allowed.dedup();
+    net.tinyproxy(8888, &allowed, None);
+    net.tinyproxy(8889, &allowed, Some(("amlnet", SECRET)));
+    net.wait_for(&format!("{PROXY}:8888"), true);
+    net.wait_for(&format!("{PROXY}:8889"), true);
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"), true);
+    (net, ca)
+}
+
+const GOOD_NO_PROXY: &str =
+    ".azureml.ms,.core.windows.net,.vault.azure.net,.notebooks.azure.net,10.231.0.0/16,168.63.129.16,169.254.169.254";
+
+#[test]
+fn healthy_setup_through_a_real_proxy_has_none_of_the_machine_codes() {
+    let (net, ca) = healthy_net("ok");
+    let proxy = format!("http://{PROXY}:8888");
+    net.write(
+        ".bashrc",
+        &format!(
+            "# ~/.bashrc\nexport HTTPS_PROXY={proxy}\nexport HTTP_PROXY={proxy}\nexport NO_PROXY={GOOD_NO_PROXY}\n"
+        ),
+    );
+    let mut args = vec![
+        "check".to_string(),
+        "--ca-file".into(),
+        ca,
+        "--output".into(),
+        "json".into(),
+        "--skip".into(),
+        "repos".into(),
+    ];
+    args.extend(target_args());
+    let o = net.amlnet(&[("HTTPS_PROXY", &proxy), ("HTTP_PROXY", &proxy), ("NO_PROXY", GOOD_NO_PROXY)], &args);
+    let r = report(&o);
+    assert_eq!(code(&o), 0, "{:?}\n{}", findings(&r), stderr(&o));
+    assert_eq!(findings(&r), vec![], "{}", stderr(&o));
+    // The system resolver path: /etc/resolv.conf of the namespace.
+    assert_eq!(r["environment"]["resolvers"], serde_json::json!([format!("{CUSTOMER_DNS}:53")]));
+    assert_eq!(r["environment"]["resolvers_source"], "/etc/resolv.conf");
+    assert_eq!(r["environment"]["uses_azure_dns"], false);
+    // Public names through the proxy, private ones direct.
+    let login = check(&r, "tcp:login.microsoftonline.com:443");
+    assert_eq!(login["via_proxy"], proxy);
+    assert_eq!(login["tls"]["verified"], true);
+    let ws = check(&r, &format!("tcp:{GUID}.workspace.eastus.api.azureml.ms:443"));
+    assert_eq!(ws["via_proxy"], Value::Null);
+    assert_eq!(ws["http"]["status"], 401);
+}
+
+#[test]
+fn proxy_variables_in_bashrc_and_environment() {
+    let (net, ca) = healthy_net("vars");
+    let with_password = format!("http://amlnet:{SECRET}@{PROXY}:8889");
+    net.write(
+        ".bashrc",
+        &format!(
+            "# Ubuntu's guard\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\nexport HTTPS_PROXY={with_password}\nhttp_proxy=http://{PROXY}:8888\nexport no_proxy=\"$no_proxy,localhost\"\n"
+        ),
+    );
+    let mut args = vec!["check".to_string(), "--ca-file".into(), ca, "--skip".into(), "repos".into()];
+    args.extend(target_args());
+    let env = [
+        ("HTTPS_PROXY", with_password.as_str()),
+        ("https_proxy", "http://10.231.0.3:8888"),
+        ("HTTP_PROXY", "http://:3128"),
+        ("NO_PROXY", "localhost"),
+    ];
+    let mut outputs = Vec::new();
+    for format in ["json", "text", "markdown", "junit"] {
+        let mut a = args.clone();
+        a.extend(["--output".to_string(), format.to_string(), "--verbose".to_string()]);
+        outputs.push(net.amlnet(&env, &a));
+    }
+    assert!(
+        stderr(&outputs[1]).contains("HTTPS goes through http://10.231.0.3:8888 (from https_proxy)"),
+        "{}",
+        stderr(&outputs[1])
+    );
+    assert!(stderr(&outputs[1]).contains("proxy variable HTTPS_PROXY=http://amlnet:***@"), "{}", stderr(&outputs[1]));
+    for o in &outputs {
+        let all = format!("{}{}", stdout(o), stderr(o));
+        assert!(!all.contains(SECRET), "the proxy password leaked:\n{all}");
+    }
+    let r = report(&outputs[0]);
+    let c = codes(&r);
+    for want in [
+        "proxy-credentials-in-clear",
+        "proxy-env-mismatch",
+        "proxy-malformed",
+        "proxy-not-exported",
+        "no-proxy-missing-private",
+        "no-proxy-missing-metadata",
+    ] {
+        assert!(c.contains(&want.to_string()), "{want} missing from {c:?}");
+    }
+    assert_eq!(hosts_of(&r, "proxy-not-exported"), vec!["http_proxy"]);
+    assert_eq!(hosts_of(&r, "proxy-malformed"), vec!["HTTP_PROXY"]);
+    assert!(hosts_of(&r, "no-proxy-missing-private").contains(&format!("{GUID}.workspace.eastus.api.azureml.ms")));
+    assert_eq!(hosts_of(&r, "no-proxy-missing-metadata"), vec!["168.63.129.16", "169.254.169.254"]);
+    let detail: String =
+        r["findings"].as_array().unwrap().iter().map(|f| f["detail"].as_str().unwrap().to_string()).collect();
+    assert!(detail.contains("line 6"), "the bashrc line is named: {detail}");
+    assert!(detail.contains("non-interactive guard"), "{detail}");
+    assert!(detail.contains("HTTPS_PROXY='http://amlnet:***@10.231.0.3:8889'"), "{detail}");
+}
+
+#[test]
+fn proxy_path_denial_authentication_and_unreachable() {
+    let (net, ca) = healthy_net("path");
+    let mut base = vec![
+        "check".to_string(),
+        "--ca-file".into(),
+        ca,
+        "--output".into(),
+        "json".into(),
+        "--skip".into(),
+        "local".into(),
+    ];
+    base.extend(target_args());
+    // The allow-list proxy denies pypi.org with its own 403.
+    let proxy = format!("http://{PROXY}:8888");
+    let r = report(&net.amlnet(&[("https_proxy", &proxy), ("no_proxy", GOOD_NO_PROXY)], &base));
+    assert_eq!(hosts_of(&r, "http-blocked"), vec!["pypi.org:443"], "{:?}", findings(&r));
+    let detail = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "http-blocked").unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(detail.contains("403"), "{detail}");
+    assert_eq!(check(&r, "tcp:pypi.org:443")["via_proxy"], proxy);
+    let files = check(&r, "tcp:files.pythonhosted.org:443");
+    assert_eq!(files["http"]["status"], 200, "{files}");
+    assert_eq!(files["http"]["via_proxy"], true);
+
+    // The authenticating proxy without credentials: 407.
+    let auth = format!("http://{PROXY}:8889");
+    let r = report(&net.amlnet(&[("https_proxy", &auth), ("no_proxy", GOOD_NO_PROXY)], &base));
+    assert!(hosts_of(&r, "http-proxy-auth").contains(&"management.azure.com:443".to_string()), "{:?}", findings(&r));
+    // With them: through.
+    let creds = format!("http://amlnet:{SECRET}@{PROXY}:8889");
+    let o = net.amlnet(&[("https_proxy", &creds), ("no_proxy", GOOD_NO_PROXY)], &base);
+    assert!(!stdout(&o).contains(SECRET));
+    let r = report(&o);
+    assert!(hosts_of(&r, "http-proxy-auth").is_empty(), "{:?}", findings(&r));
+    assert_eq!(check(&r, "tcp:management.azure.com:443")["tls"]["verified"], true);
+
+    // Nothing listens on the proxy port.
+    let dead = format!("http://{PROXY}:9999");
+    let r = report(&net.amlnet(&[("https_proxy", &dead), ("no_proxy", GOOD_NO_PROXY)], &base));
+    assert_eq!(hosts_of(&r, "proxy-unreachable"), vec![dead.clone()]);
+}
+
+#[test]
+fn custom_dns_without_forwarder_and_a_pinned_name() {
+    let plan = plan();
+    let blob = "stcontosoe2e.blob.core.windows.net";
+    let mut net = Net::new("dns");
+    net.dnsmasq(CUSTOMER_DNS, "customer", &records(&plan, &[blob]));
+    net.dnsmasq(AZURE_DNS, "azure", &records(&plan, &[]));
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"), true);
+    net.wait_for(&format!("{AZURE_DNS}:53"), true);
+    fs::write(
+        Path::new("/etc/netns").join(&net.cli).join("hosts"),
+        "127.0.0.1 localhost\n10.231.1.99 kv-contoso-e2e.vault.azure.net\n",
+    )
+    .unwrap();
+    let mut args = vec![
+        "check".to_string(),
+        "--ca-file".into(),
+        ca,
+        "--output".into(),
+        "json".into(),
+        "--skip".into(),
+        "repos".into(),
+    ];
+    args.extend(["--azure-dns".to_string(), AZURE_DNS.to_string()]);
+    args.extend(target_args());
+    let o = net.amlnet(&[], &args);
+    let r = report(&o);
+    assert_eq!(hosts_of(&r, "dns-custom-no-forwarder"), vec![blob.to_string()], "{:?}", findings(&r));
+    assert!(hosts_of(&r, "dns-public-answer").is_empty());
+    let f = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "dns-custom-no-forwarder").unwrap();
+    assert!(f["remedy"].as_str().unwrap().contains("privatelink.blob.core.windows.net"));
+    assert_eq!(hosts_of(&r, "dns-hosts-override"), vec!["kv-contoso-e2e.vault.azure.net".to_string()]);
+    assert_eq!(r["environment"]["hosts_overrides"][0]["line"], 2);
+    assert_eq!(check(&r, "dns:kv-contoso-e2e.vault.azure.net")["addresses"][0], "10.231.1.99");
+}
+
+#[test]
+fn local_address_in_docker_bridge_range() {
+    let (net, ca) = healthy_net("dock");
+    // A veth pair stands in for a second NIC (the dummy module may be absent).
+    sh(&["ip", "-n", &net.cli, "link", "add", "ens9", "type", "veth", "peer", "name", "ens9p"]);
+    sh(&["ip", "-n", &net.cli, "addr", "add", "172.17.5.1/24", "dev", "ens9"]);
+    sh(&["ip", "-n", &net.cli, "link", "set", "ens9", "up"]);
+    let mut args = vec![
+        "check".to_string(),
+        "--ca-file".into(),
+        ca,
+        "--output".into(),
+        "json".into(),
+        "--skip".into(),
+        "repos".into(),
+    ];
+    args.extend(target_args());
+    let r = report(&net.amlnet(&[], &args));
+    let hosts = hosts_of(&r, "docker-bridge-overlap");
+    assert!(hosts.contains(&"172.17.5.1/24 (ens9)".to_string()), "{hosts:?}");
+    assert!(hosts.contains(&"route 172.17.5.0/24 (ens9)".to_string()), "{hosts:?}");
+    let ifaces = r["environment"]["interfaces"].as_array().unwrap();
+    assert!(ifaces.iter().any(|i| i["interface"] == "ens9" && i["address"] == "172.17.5.1/24"));
+}
