@@ -481,8 +481,10 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         judge_local: wanted(AreaName::Local),
     };
     let request = CheckRequest { plan, run, diagnose, environment, host: HostInfo::detect() };
-    let report = runtime()?.block_on(check(request))?;
-    emit(&report, &args.output)
+    let progress = progress(request.plan.endpoints.len());
+    let report = runtime()?.block_on(check(request));
+    progress.finish_and_clear();
+    emit(&report?, &args.output)
 }
 
 /// `--verbose`: what the run will use, one fact a line, every value masked.
@@ -605,6 +607,15 @@ fn run_explain(args: ExplainArgs) -> Result<u8> {
     }
     write_stdout(&text)?;
     Ok(EXIT_OK)
+}
+
+/// A spinner on stderr while probing; indicatif draws nothing when stderr
+/// is not a terminal, so scripts and setup-script logs stay clean.
+fn progress(endpoints: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(format!("probing {endpoints} endpoints"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -6,6 +6,7 @@ use colored::{ColoredString, Colorize};
 
 use super::Report;
 use crate::diagnose::{Area, Check, Severity, Status};
+use crate::local::proxy::Origin;
 
 const WIDTH: usize = 80;
 
@@ -141,7 +142,16 @@ pub fn render(r: &Report, color: bool) -> String {
 
     out.push_str(&format!("\n{}\n", p.heading("This machine")));
     let e = &r.environment;
-    out.push_str(&format!("  resolvers: {} ({})\n", e.resolvers.join(", "), e.resolvers_source));
+    let azure = if e.uses_azure_dns { "Azure DNS" } else { "custom DNS" };
+    out.push_str(&format!("  resolvers: {} ({}; {azure})\n", e.resolvers.join(", "), e.resolvers_source));
+    if let Some(rc) = &e.resolv_conf {
+        if !rc.search.is_empty() {
+            wrap(&mut out, &format!("search: {}", rc.search.join(" ")), "    ", "  ");
+        }
+        if !rc.options.is_empty() {
+            wrap(&mut out, &format!("options: {}", rc.options.join(" ")), "    ", "  ");
+        }
+    }
     if let Some(rule) = &e.address_rule {
         wrap(&mut out, &format!("private means: {} ({})", rule.ranges.join(", "), rule.rule), "    ", "  ");
     }
@@ -149,8 +159,29 @@ pub fn render(r: &Report, color: bool) -> String {
         out.push_str("  proxy: no proxy variables set\n");
     } else {
         for v in &e.proxy {
-            out.push_str(&format!("  {}={}\n", v.name, v.value));
+            let from = match &v.origin {
+                Origin::Environment => "environment".to_string(),
+                Origin::File { file, line, exported, .. } => {
+                    format!("{file} line {line}{}", if *exported { "" } else { ", not exported" })
+                }
+            };
+            wrap(&mut out, &format!("{}={} ({from})", v.name, v.value), "      ", "  ");
         }
+    }
+    for h in &e.hosts_overrides {
+        wrap(&mut out, &format!("{} line {}: {} {}", h.file, h.line, h.address, h.name), "      ", "  ");
+    }
+    let addresses: Vec<String> = e
+        .interfaces
+        .iter()
+        .filter(|i| !i.address.addr().is_loopback())
+        .map(|i| format!("{} {}", i.interface, i.address))
+        .collect();
+    if !addresses.is_empty() {
+        wrap(&mut out, &format!("addresses: {}", addresses.join(", ")), "    ", "  ");
+    }
+    for n in &e.notes {
+        wrap(&mut out, &format!("note: {n}"), "    ", "  ");
     }
     out.push_str(&format!("  host: {} ({}, {})\n", r.host.hostname, r.host.os, r.host.kind));
 
