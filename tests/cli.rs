@@ -216,9 +216,10 @@ fn check_path_with_arm_json_against_a_lab_in_this_process() {
 fn check_path_with_cli_json_and_flag_override_finds_the_broken_storage() {
     let lab = LabHandle::start("storage-zone-unlinked");
     let ws = fixture("workspace-cli.json");
-    let mut args: Vec<String> = [
+    let ws = ws.display().to_string();
+    let o = lab.run(&[
         "--workspace-json",
-        &ws.display().to_string(),
+        &ws,
         "--workspace-id",
         "3F6C2A51-8E4B-4D2A-9B7E-5C1D0A9E7F42",
         "--skip",
@@ -227,12 +228,7 @@ fn check_path_with_cli_json_and_flag_override_finds_the_broken_storage() {
         "vscode",
         "--output",
         "json",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(lab.network_args());
-    let o = amlnet().args(&args).output().unwrap();
+    ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let r = report(&o);
     let codes: Vec<String> = findings(&r).into_iter().map(|(_, c, _)| c).collect();

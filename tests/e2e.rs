@@ -237,19 +237,7 @@ impl Net {
     fn amlnet(&self, env: &[(&str, &str)], args: &[String]) -> Output {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.cli, env!("CARGO_BIN_EXE_amlnet")]).args(args);
-        for var in [
-            "HTTP_PROXY",
-            "http_proxy",
-            "HTTPS_PROXY",
-            "https_proxy",
-            "NO_PROXY",
-            "no_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-            "AMLNET_LOOPBACK_ONLY",
-            "MLFLOW_TRACKING_URI",
-            "CI_NAME",
-        ] {
+        for var in INHERITED.iter().chain(&["AMLNET_LOOPBACK_ONLY"]) {
             cmd.env_remove(var);
         }
         cmd.env("HOME", self.dir.path()).env("NO_COLOR", "1");
@@ -317,10 +305,12 @@ fn codes(r: &Value) -> Vec<String> {
     c
 }
 
-fn hosts_of(r: &Value, code: &str) -> Vec<String> {
-    let mut out: Vec<String> = findings(r).into_iter().filter(|f| f.1 == code).flat_map(|f| f.2).collect();
-    out.sort();
-    out
+/// `check --ca-file CA --output json EXTRA... TARGET...`.
+fn check_args(ca: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["check", "--ca-file", ca, "--output", "json"].iter().map(|s| s.to_string()).collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(target_args());
+    args
 }
 
 /// A network where everything works through the proxy.
@@ -354,16 +344,7 @@ fn healthy_setup_through_a_real_proxy_has_none_of_the_machine_codes() {
             "# ~/.bashrc\nexport HTTPS_PROXY={proxy}\nexport HTTP_PROXY={proxy}\nexport NO_PROXY={GOOD_NO_PROXY}\n"
         ),
     );
-    let mut args = vec![
-        "check".to_string(),
-        "--ca-file".into(),
-        ca,
-        "--output".into(),
-        "json".into(),
-        "--skip".into(),
-        "repos".into(),
-    ];
-    args.extend(target_args());
+    let args = check_args(&ca, &["--skip", "repos"]);
     let o = net.amlnet(&[("HTTPS_PROXY", &proxy), ("HTTP_PROXY", &proxy), ("NO_PROXY", GOOD_NO_PROXY)], &args);
     let r = report(&o);
     assert_eq!(code(&o), 0, "{:?}\n{}", findings(&r), stderr(&o));
@@ -441,16 +422,7 @@ fn proxy_variables_in_bashrc_and_environment() {
 #[test]
 fn proxy_path_denial_authentication_and_unreachable() {
     let (net, ca) = healthy_net("path");
-    let mut base = vec![
-        "check".to_string(),
-        "--ca-file".into(),
-        ca,
-        "--output".into(),
-        "json".into(),
-        "--skip".into(),
-        "local".into(),
-    ];
-    base.extend(target_args());
+    let base = check_args(&ca, &["--skip", "local"]);
     // The allow-list proxy denies pypi.org with its own 403.
     let proxy = format!("http://{PROXY}:8888");
     let r = report(&net.amlnet(&[("https_proxy", &proxy), ("no_proxy", GOOD_NO_PROXY)], &base));
@@ -498,17 +470,7 @@ fn custom_dns_without_forwarder_and_a_pinned_name() {
         "127.0.0.1 localhost\n10.231.1.99 kv-contoso-e2e.vault.azure.net\n",
     )
     .unwrap();
-    let mut args = vec![
-        "check".to_string(),
-        "--ca-file".into(),
-        ca,
-        "--output".into(),
-        "json".into(),
-        "--skip".into(),
-        "repos".into(),
-    ];
-    args.extend(["--azure-dns".to_string(), AZURE_DNS.to_string()]);
-    args.extend(target_args());
+    let args = check_args(&ca, &["--skip", "repos", "--azure-dns", AZURE_DNS]);
     let o = net.amlnet(&[], &args);
     let r = report(&o);
     assert_eq!(hosts_of(&r, "dns-custom-no-forwarder"), vec![blob.to_string()], "{:?}", findings(&r));
@@ -527,16 +489,7 @@ fn local_address_in_docker_bridge_range() {
     sh(&["ip", "-n", &net.cli, "link", "add", "ens9", "type", "veth", "peer", "name", "ens9p"]);
     sh(&["ip", "-n", &net.cli, "addr", "add", "172.17.5.1/24", "dev", "ens9"]);
     sh(&["ip", "-n", &net.cli, "link", "set", "ens9", "up"]);
-    let mut args = vec![
-        "check".to_string(),
-        "--ca-file".into(),
-        ca,
-        "--output".into(),
-        "json".into(),
-        "--skip".into(),
-        "repos".into(),
-    ];
-    args.extend(target_args());
+    let args = check_args(&ca, &["--skip", "repos"]);
     let r = report(&net.amlnet(&[], &args));
     let hosts = hosts_of(&r, "docker-bridge-overlap");
     assert!(hosts.contains(&"172.17.5.1/24 (ens9)".to_string()), "{hosts:?}");

@@ -11,12 +11,6 @@ const ARM: &str = "management.azure.com:443";
 const MCR: &str = "mcr.microsoft.com:443";
 const MCR_DATA: &str = "eastus.data.mcr.microsoft.com:443";
 
-fn hosts_of(r: &serde_json::Value, code: &str) -> Vec<String> {
-    let mut out: Vec<String> = findings(r).into_iter().filter(|f| f.1 == code).flat_map(|f| f.2).collect();
-    out.sort();
-    out
-}
-
 fn sorted(v: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
     v.sort();
@@ -136,7 +130,7 @@ fn block_page_is_http_blocked_naming_what_answered() {
 #[test]
 fn skip_tls_sends_no_handshake_and_bad_ca_file_is_exit_2() {
     let lab = LabHandle::start("tls-inspection");
-    let mut args: Vec<String> = [
+    let o = lab.run(&[
         "check",
         "--workspace-id",
         "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42",
@@ -146,12 +140,7 @@ fn skip_tls_sends_no_handshake_and_bad_ca_file_is_exit_2() {
         "tls",
         "--output",
         "json",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(lab.network_args());
-    let o = amlnet().args(&args).output().unwrap();
+    ]);
     let r = report(&o);
     assert!(hosts_of(&r, "tls-untrusted").is_empty());
     assert!(check(&r, &format!("tcp:{ARM}"))["tls"].is_null());

@@ -825,6 +825,15 @@ mod tests {
         Observations { names: vec![name], paths: vec![path] }
     }
 
+    fn settings(judge_dns: bool) -> DiagnoseSettings {
+        DiagnoseSettings {
+            policy: AddressPolicy::new(vec![]),
+            judge_dns,
+            machine: Default::default(),
+            judge_local: false,
+        }
+    }
+
     #[test]
     fn a_failed_name_gets_no_path_finding_on_top() {
         let plan = Plan::build(Catalogue::builtin(), &lab_target());
@@ -836,12 +845,7 @@ mod tests {
             &["kv-contoso-ml-lab.privatelink.vaultcore.azure.net"],
             PathOutcome::TimedOut,
         );
-        let settings = DiagnoseSettings {
-            policy: AddressPolicy::new(vec![]),
-            judge_dns: true,
-            machine: Default::default(),
-            judge_local: false,
-        };
+        let settings = settings(true);
         let d = diagnose(&plan, &obs, &settings);
         let codes: Vec<&str> = d.findings.iter().map(|f| f.code).collect();
         assert_eq!(codes, vec!["dns-public-answer"]);
@@ -854,12 +858,7 @@ mod tests {
         let plan = Plan::build(Catalogue::builtin(), &lab_target());
         let host = "kv-contoso-ml-lab.vault.azure.net";
         let obs = obs_for(&plan, host, "203.0.113.9", &[], PathOutcome::TimedOut);
-        let settings = DiagnoseSettings {
-            policy: AddressPolicy::new(vec![]),
-            judge_dns: false,
-            machine: Default::default(),
-            judge_local: false,
-        };
+        let settings = settings(false);
         let d = diagnose(&plan, &obs, &settings);
         let codes: Vec<&str> = d.findings.iter().map(|f| f.code).collect();
         assert_eq!(codes, vec!["tcp-timeout"]);
@@ -872,12 +871,7 @@ mod tests {
         let host = "kv-contoso-ml-lab.vault.azure.net";
         let obs =
             obs_for(&plan, host, "10.0.1.9", &["kv-contoso-ml-lab.privatelink.vaultcore.azure.net"], PathOutcome::Open);
-        let settings = DiagnoseSettings {
-            policy: AddressPolicy::new(vec![]),
-            judge_dns: true,
-            machine: Default::default(),
-            judge_local: false,
-        };
+        let settings = settings(true);
         let d = diagnose(&plan, &obs, &settings);
         assert!(d.findings.is_empty());
         assert!(d.checks.iter().all(|c| c.status == Status::Pass));

@@ -11,21 +11,24 @@ use amlnet::lab::{self, Lab};
 use amlnet::plan::Plan;
 use serde_json::Value;
 
+/// Variables a test's amlnet must not inherit from the machine running the tests.
+pub const INHERITED: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "MLFLOW_TRACKING_URI",
+    "CI_NAME",
+];
+
 /// The built `amlnet` binary with a clean, loopback-only environment.
 pub fn amlnet() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_amlnet"));
-    for var in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "MLFLOW_TRACKING_URI",
-        "CI_NAME",
-    ] {
+    for var in INHERITED {
         cmd.env_remove(var);
     }
     cmd.env("AMLNET_LOOPBACK_ONLY", "1");
@@ -79,6 +82,13 @@ pub fn findings(r: &Value) -> Vec<(String, String, Vec<String>)> {
         .collect()
 }
 
+/// The hosts of every finding with `code`, sorted.
+pub fn hosts_of(r: &Value, code: &str) -> Vec<String> {
+    let mut out: Vec<String> = findings(r).into_iter().filter(|f| f.1 == code).flat_map(|f| f.2).collect();
+    out.sort();
+    out
+}
+
 /// The check with this id.
 pub fn check<'a>(r: &'a Value, id: &str) -> &'a Value {
     r["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no check {id}"))
@@ -105,6 +115,11 @@ impl LabHandle {
         std::fs::write(ca_dir.path().join("lab-ca.pem"), lab.trusted_pem.join("")).unwrap();
         std::fs::write(ca_dir.path().join("empty"), "").unwrap();
         LabHandle { lab, ca_dir, _rt: rt }
+    }
+
+    /// Runs amlnet with `args` and this lab's network arguments.
+    pub fn run(&self, args: &[&str]) -> Output {
+        amlnet().args(args).args(self.network_args()).output().expect("the binary runs")
     }
 
     /// `--dns-server`, `--ca-file` with the lab's CA, and one `--connect-to` per rule.
