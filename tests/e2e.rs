@@ -475,6 +475,9 @@ fn custom_dns_without_forwarder_and_a_pinned_name() {
     let r = report(&o);
     assert_eq!(hosts_of(&r, "dns-custom-no-forwarder"), vec![blob.to_string()], "{:?}", findings(&r));
     assert!(hosts_of(&r, "dns-public-answer").is_empty());
+    let asked = &check(&r, &format!("dns:{blob}"))["azure_dns"];
+    assert_eq!(asked["resolver"], format!("{AZURE_DNS}:53"));
+    assert!(asked["addresses"][0].as_str().unwrap().starts_with("10.231.1."), "{asked}");
     let f = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "dns-custom-no-forwarder").unwrap();
     assert!(f["remedy"].as_str().unwrap().contains("privatelink.blob.core.windows.net"));
     assert_eq!(hosts_of(&r, "dns-hosts-override"), vec!["kv-contoso-e2e.vault.azure.net".to_string()]);

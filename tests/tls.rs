@@ -152,3 +152,35 @@ fn skip_tls_sends_no_handshake_and_bad_ca_file_is_exit_2() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("junk.pem"), "{}", stderr(&o));
 }
+
+#[test]
+fn ssl_cert_file_is_honoured_like_the_system_store() {
+    let lab = LabHandle::start("healthy");
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.pem");
+    std::fs::write(&bundle, lab.lab.trusted_pem.join("")).unwrap();
+    let mut args: Vec<String> =
+        ["check", "--workspace-id", "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42", "--region", "eastus", "--output", "json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    // The lab's arguments without its --ca-file: trust must come from SSL_CERT_FILE.
+    let net = lab.network_args();
+    let mut i = 0;
+    while i < net.len() {
+        if net[i] == "--ca-file" {
+            i += 2;
+            continue;
+        }
+        args.push(net[i].clone());
+        i += 1;
+    }
+    let o = amlnet().env("SSL_CERT_FILE", &bundle).args(&args).output().unwrap();
+    let r = report(&o);
+    assert_eq!(code(&o), 0, "{:?}", findings(&r));
+    assert_eq!(check(&r, &format!("tcp:{WS}:443"))["tls"]["verified"], true);
+    // Without it, the same lab certificate is untrusted.
+    let o = amlnet().env("SSL_CERT_FILE", dir.path().join("missing.pem")).args(&args).output().unwrap();
+    let r = report(&o);
+    assert!(hosts_of(&r, "tls-untrusted").contains(&format!("{WS}:443")), "{:?}", findings(&r));
+}

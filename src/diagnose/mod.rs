@@ -90,9 +90,11 @@ pub struct Check {
     pub via_connect_to: bool,
     /// The proxy the path went through (masked), if any.
     pub via_proxy: Option<String>,
-    /// TLS details (reserved in schema v1; not probed yet).
+    /// What Azure DNS answered for this name, when it was asked too (names only).
+    pub azure_dns: Option<serde_json::Value>,
+    /// TLS details of the handshake (TLS paths).
     pub tls: Option<serde_json::Value>,
-    /// HTTP details (reserved in schema v1; not probed yet).
+    /// The HTTP request's answer (paths whose use is HTTP).
     pub http: Option<serde_json::Value>,
     /// The finding code this check contributed to.
     pub code: Option<&'static str>,
@@ -683,6 +685,14 @@ fn name_check(name: &NameObservation) -> Check {
         dialled: None,
         via_connect_to: false,
         via_proxy: None,
+        azure_dns: name.azure_answer.as_ref().map(|a| {
+            serde_json::json!({
+                "resolver": a.resolver.map(|r| r.to_string()),
+                "addresses": a.addresses,
+                "cname_chain": a.cname_chain,
+                "answered": a.resolver.is_some(),
+            })
+        }),
         tls: None,
         http: None,
         code: None,
@@ -726,6 +736,7 @@ fn path_check(path: &PathObservation) -> Check {
         dialled: path.dialled.map(|a| a.to_string()),
         via_connect_to: path.via_connect_to,
         via_proxy: path.via_proxy.clone(),
+        azure_dns: None,
         tls: path.tls.as_ref().map(tls_json),
         http: path.http.as_ref().map(http_json),
         code: None,
