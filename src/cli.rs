@@ -411,7 +411,8 @@ fn run_check(args: CheckArgs) -> Result<u8> {
     let proxy_route = if wanted(AreaName::Proxy) {
         let get = |n: &str| machine.env(n);
         proxy::https_proxy_value(&get).and_then(|(variable, value)| {
-            let url = proxy::parse_proxy_url(&value).ok()?;
+            // amlnet speaks plain HTTP CONNECT; a SOCKS or TLS proxy is reported, not probed.
+            let url = proxy::parse_proxy_url(&value).ok().filter(|u| u.scheme == "http")?;
             Some(ProxyRoute {
                 url,
                 addr: None,
@@ -460,6 +461,20 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         })
         .collect();
     notes.extend(machine.resolv_error.clone());
+    if machine.resolv.as_ref().is_some_and(|r| r.is_systemd_stub()) && net.dns_server.is_empty() {
+        notes.push(
+            "resolv.conf points at systemd-resolved (127.0.0.53); `resolvectl status` shows the servers behind it"
+                .into(),
+        );
+    }
+    let get = |n: &str| machine.env(n);
+    if let Some((name, value)) = proxy::https_proxy_value(&get)
+        && proxy::parse_proxy_url(&value).is_ok_and(|u| u.scheme != "http")
+    {
+        notes.push(format!(
+            "{name} is not an http:// proxy: the proxy path was not probed (amlnet speaks HTTP CONNECT)"
+        ));
+    }
     let environment = Environment {
         resolvers: dns_servers.iter().map(|s| s.to_string()).collect(),
         resolvers_source: source,
