@@ -89,7 +89,17 @@ pub fn closed_udp() -> io::Result<SocketAddr> {
 /// same port has a full queue, so a TCP retry times out too instead of
 /// being refused.
 pub async fn silent_dns() -> io::Result<(SocketAddr, JoinHandle<()>, FilteredPort)> {
-    let (addr, task) = open_udp().await?;
-    let tcp = FilteredPort::bind_on(addr)?;
-    Ok((addr, task, tcp))
+    // The same TCP port may be in use; try a few UDP ports.
+    let mut last = io::Error::other("no port tried");
+    for _ in 0..32 {
+        let (addr, task) = open_udp().await?;
+        match FilteredPort::bind_on(addr) {
+            Ok(tcp) => return Ok((addr, task, tcp)),
+            Err(e) => {
+                task.abort();
+                last = e;
+            }
+        }
+    }
+    Err(last)
 }

@@ -311,6 +311,24 @@ fn cname(n: Name, target: Name) -> Record {
     Record::from_rdata(n, 60, RData::CNAME(CNAME(target)))
 }
 
+/// A UDP socket and a TCP listener on the same loopback port, as a DNS
+/// server needs. The kernel picks the UDP port; the same TCP port may be
+/// taken by another socket, so a few ports are tried.
+async fn udp_and_tcp_on_one_port() -> Result<(UdpSocket, TcpListener)> {
+    let mut last = None;
+    for _ in 0..32 {
+        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.context("lab: DNS UDP socket")?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(anyhow::anyhow!(
+        "lab: no loopback port free for both UDP and TCP: {}",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    ))
+}
+
 /// One authoritative root zone holding every record, served over UDP and
 /// TCP on a random loopback port.
 async fn serve_dns(records: Vec<Record>) -> Result<(SocketAddr, Server<Catalog>)> {
@@ -323,9 +341,8 @@ async fn serve_dns(records: Vec<Record>) -> Result<(SocketAddr, Server<Catalog>)
     }
     let mut catalog = Catalog::new();
     catalog.upsert(origin.into(), vec![Arc::new(zone)]);
-    let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.context("lab: DNS UDP socket")?;
+    let (udp, tcp) = udp_and_tcp_on_one_port().await?;
     let addr = udp.local_addr()?;
-    let tcp = TcpListener::bind(addr).await.context("lab: DNS TCP listener")?;
     let mut server = Server::new(catalog);
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5), 4096);
