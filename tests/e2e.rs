@@ -75,8 +75,8 @@ struct Net {
     svc: String,
     dir: tempfile::TempDir,
     children: Vec<Child>,
-    server: Option<std::thread::JoinHandle<()>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    servers: Vec<(std::thread::JoinHandle<()>, tokio::sync::oneshot::Sender<()>)>,
+    extra_ns: Vec<String>,
 }
 
 impl Net {
@@ -85,7 +85,14 @@ impl Net {
         let (cli, svc) = (format!("amlc-{tag}-{pid}"), format!("amls-{tag}-{pid}"));
         let dir = tempfile::tempdir().unwrap();
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let net = Net { cli: cli.clone(), svc: svc.clone(), dir, children: Vec::new(), server: None, stop: None };
+        let net = Net {
+            cli: cli.clone(),
+            svc: svc.clone(),
+            dir,
+            children: Vec::new(),
+            servers: Vec::new(),
+            extra_ns: Vec::new(),
+        };
         sh(&["ip", "netns", "add", &cli]);
         sh(&["ip", "netns", "add", &svc]);
         sh(&["ip", "-n", &cli, "link", "add", "vc", "type", "veth", "peer", "name", "vs", "netns", &svc]);
@@ -171,44 +178,73 @@ impl Net {
         self.spawn_in_svc(&["tinyproxy", "-d", "-c", &conf]);
     }
 
-    /// The lab's TLS servers and plain listeners, inside the services namespace.
-    fn endpoints(&mut self, hosts: Vec<String>) -> String {
-        let ca = LabCa::new(tls::LAB_CA_NAME, "Microsoft Corporation (amlnet lab)").unwrap();
-        let pem = ca.pem.clone();
-        let ns_path = format!("/var/run/netns/{}", self.svc);
+    /// Runs `start` on a runtime in a thread that has entered namespace `ns`:
+    /// sockets belong to the namespace of the thread that creates them. The
+    /// servers it spawns run until the net is dropped.
+    fn serve_in<F, Fut>(&mut self, ns: &str, start: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let ns_path = format!("/var/run/netns/{ns}");
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let handle = std::thread::spawn(move || {
-            // Sockets belong to the namespace of the thread that creates them.
             let f = fs::File::open(&ns_path).unwrap();
             use std::os::fd::AsRawFd;
             assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                let any = |port| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
-                let _tls = tls::serve_on(any(443), &ca, &hosts, false, Responder::Service).await.unwrap();
-                let mut plain = Vec::new();
-                for port in [80u16, 445, 18881] {
-                    let l = tokio::net::TcpListener::bind(any(port)).await.unwrap();
-                    plain.push(tokio::spawn(async move {
-                        while let Ok((s, _)) = l.accept().await {
-                            drop(s);
-                        }
-                    }));
-                }
-                let udp = tokio::net::UdpSocket::bind(any(5831)).await.unwrap();
-                plain.push(tokio::spawn(async move {
-                    let mut buf = [0u8; 512];
-                    while udp.recv_from(&mut buf).await.is_ok() {}
-                }));
+                start().await;
                 ready_tx.send(()).unwrap();
                 let _ = stop_rx.await;
             });
         });
-        ready_rx.recv_timeout(Duration::from_secs(20)).expect("endpoint servers start");
-        self.server = Some(handle);
-        self.stop = Some(stop_tx);
-        self.write("lab-ca.pem", &pem).display().to_string()
+        ready_rx.recv_timeout(Duration::from_secs(30)).expect("servers start");
+        self.servers.push((handle, stop_tx));
+    }
+
+    /// The lab's TLS servers and plain listeners, inside the services
+    /// namespace; returns the path of the CA file the client should trust.
+    fn endpoints(&mut self, hosts: Vec<String>) -> String {
+        let ca = LabCa::new(tls::LAB_CA_NAME, "Microsoft Corporation (amlnet lab)").unwrap();
+        let pem = self.write("lab-ca.pem", &ca.pem).display().to_string();
+        let svc = self.svc.clone();
+        self.serve_in(&svc, move || async move {
+            let any = |port| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+            tls::serve_on(any(443), &ca, &hosts, false, Responder::Service).await.unwrap();
+            for port in [80u16, 445, 18881] {
+                let l = tokio::net::TcpListener::bind(any(port)).await.unwrap();
+                tokio::spawn(async move {
+                    while let Ok((s, _)) = l.accept().await {
+                        drop(s);
+                    }
+                });
+            }
+            let udp = tokio::net::UdpSocket::bind(any(5831)).await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 512];
+                while udp.recv_from(&mut buf).await.is_ok() {}
+            });
+        });
+        pem
+    }
+
+    /// A third namespace behind the client, for endpoints that misbehave:
+    /// 198.51.100.0/24 is routed to it. Returns its name.
+    fn faulty_namespace(&mut self) -> String {
+        let flt = format!("amlf-{}", &self.cli[5..]);
+        sh(&["ip", "netns", "add", &flt]);
+        self.extra_ns.push(flt.clone());
+        sh(&["ip", "-n", &self.cli, "link", "add", "vxc", "type", "veth", "peer", "name", "vxf", "netns", &flt]);
+        sh(&["ip", "-n", &self.cli, "addr", "add", "10.232.0.1/24", "dev", "vxc"]);
+        sh(&["ip", "-n", &flt, "addr", "add", "10.232.0.2/24", "dev", "vxf"]);
+        sh(&["ip", "-n", &flt, "addr", "add", "198.51.100.1/24", "dev", "lo"]);
+        sh(&["ip", "-n", &flt, "link", "set", "lo", "up"]);
+        sh(&["ip", "-n", &flt, "link", "set", "vxf", "up"]);
+        sh(&["ip", "-n", &self.cli, "link", "set", "vxc", "up"]);
+        sh(&["ip", "-n", &self.cli, "route", "add", "198.51.100.0/24", "via", "10.232.0.2"]);
+        flt
     }
 
     /// Waits until something listens on `addr` (dnsmasq and tinyproxy start asynchronously).
@@ -254,13 +290,11 @@ impl Drop for Net {
             let _ = c.kill();
             let _ = c.wait();
         }
-        if let Some(stop) = self.stop.take() {
+        for (handle, stop) in self.servers.drain(..) {
             let _ = stop.send(());
+            let _ = handle.join();
         }
-        if let Some(h) = self.server.take() {
-            let _ = h.join();
-        }
-        for ns in [&self.cli, &self.svc] {
+        for ns in self.extra_ns.iter().chain([&self.cli, &self.svc]) {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
             let _ = fs::remove_dir_all(Path::new("/etc/netns").join(ns));
         }
@@ -499,4 +533,59 @@ fn local_address_in_docker_bridge_range() {
     assert!(hosts.contains(&"route 172.17.5.0/24 (ens9)".to_string()), "{hosts:?}");
     let ifaces = r["environment"]["interfaces"].as_array().unwrap();
     assert!(ifaces.iter().any(|i| i["interface"] == "ens9" && i["address"] == "172.17.5.1/24"));
+}
+
+#[test]
+fn tls_faults_and_a_closed_udp_port_behind_real_dns() {
+    let plan = plan();
+    let moved = [
+        ("mcr.microsoft.com", "198.51.100.10"),
+        ("graph.microsoft.com", "198.51.100.11"),
+        ("management.azure.com", "198.51.100.12"),
+        ("eastus.tundra.azureml.ms", "198.51.100.13"),
+    ];
+    let mut recs: Vec<String> = records(&plan, &[])
+        .into_iter()
+        .filter(|r| !moved.iter().any(|(h, _)| r.starts_with(&format!("host-record={h},"))))
+        .collect();
+    recs.extend(moved.iter().map(|(h, a)| format!("host-record={h},{a}")));
+    let mut net = Net::new("tlsf");
+    net.dnsmasq(CUSTOMER_DNS, "customer", &recs);
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    let flt = net.faulty_namespace();
+    net.serve_in(&flt, || async {
+        let at = |last: u8| SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, last)), 443);
+        tls::resetting_on(at(10)).await.unwrap();
+        tls::silent_on(at(11)).await.unwrap();
+        let inspection = LabCa::new(tls::INSPECTION_CA_NAME, "Contoso Ltd").unwrap();
+        tls::serve_on(at(12), &inspection, &["management.azure.com".to_string()], false, Responder::Service)
+            .await
+            .unwrap();
+        // Nothing on 198.51.100.13: UDP 5831 there gets ICMP port unreachable.
+    });
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"), true);
+    let mut args = check_args(&ca, &["--skip", "repos", "--timeout", "2s"]);
+    args.push("--no-color".into());
+    let o = net.amlnet(&[], &args);
+    let r = report(&o);
+    let mut got = findings(&r);
+    got.sort();
+    let f = |sev: &str, code: &str, host: &str| (sev.to_string(), code.to_string(), vec![host.to_string()]);
+    let mut want = vec![
+        f("error", "tls-reset", "mcr.microsoft.com:443"),
+        f("error", "tls-timeout", "graph.microsoft.com:443"),
+        f("error", "tls-untrusted", "management.azure.com:443"),
+        f("warning", "udp-rejected", "eastus.tundra.azureml.ms:5831"),
+    ];
+    want.sort();
+    assert_eq!(got, want, "{}", stderr(&o));
+    let untrusted = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "tls-untrusted").unwrap();
+    assert!(
+        untrusted["detail"]
+            .as_str()
+            .unwrap()
+            .contains("TLS inspection: certificate issued by Contoso Firewall TLS Inspection CA")
+    );
+    assert_eq!(check(&r, "tcp:mcr.microsoft.com:443")["tcp_state"], "open");
+    assert_eq!(check(&r, "udp:eastus.tundra.azureml.ms:5831")["udp_state"], "rejected");
 }

@@ -153,7 +153,12 @@ async fn answer(acceptor: TlsAcceptor, stream: TcpStream, responder: &Responder)
 
 /// Reads the ClientHello and resets the connection, like an SNI filter.
 pub async fn resetting() -> io::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    resetting_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+}
+
+/// [`resetting`] on a chosen address.
+pub async fn resetting_on(bind: SocketAddr) -> io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
@@ -172,7 +177,12 @@ pub async fn resetting() -> io::Result<(SocketAddr, JoinHandle<()>)> {
 /// Accepts and never says a word: the handshake stalls, as behind an MTU
 /// black hole or a filter that drops instead of resetting.
 pub async fn silent() -> io::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    silent_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+}
+
+/// [`silent`] on a chosen address.
+pub async fn silent_on(bind: SocketAddr) -> io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
         let mut held = Vec::new();
