@@ -4,7 +4,7 @@
 
 use ipnet::IpNet;
 
-use super::address::{AddressPolicy, DOCKER_BRIDGE};
+use super::address::DOCKER_BRIDGE;
 use super::{Collector, Hit, Severity};
 use crate::catalogue::Expect;
 use crate::local::Machine;
@@ -20,11 +20,11 @@ fn hit(label: impl Into<String>, evidence: impl Into<String>) -> Hit {
 }
 
 /// Adds this machine's findings to `out`.
-pub(super) fn judge(machine: &Machine, plan: &Plan, policy: &AddressPolicy, out: &mut Collector) {
+pub(super) fn judge(machine: &Machine, plan: &Plan, out: &mut Collector) {
     judge_values(machine, out);
     judge_bashrc(machine, out);
     judge_no_proxy(machine, plan, out);
-    judge_interfaces(machine, policy, out);
+    judge_interfaces(machine, out);
 }
 
 /// Every proxy URL, from the environment and the file: usable, and without a password?
@@ -185,7 +185,7 @@ fn clients_line(host: &str, proxied: &[Client]) -> String {
 }
 
 /// Local addresses and routes in Docker's bridge range that are not Docker's own.
-fn judge_interfaces(machine: &Machine, _policy: &AddressPolicy, out: &mut Collector) {
+fn judge_interfaces(machine: &Machine, out: &mut Collector) {
     let bridge: IpNet = DOCKER_BRIDGE.parse().expect("constant network");
     let docker_own = |iface: &str| iface == "docker0";
     for a in &machine.interfaces {

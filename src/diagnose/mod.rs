@@ -370,7 +370,7 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
     }
 
     if settings.judge_local {
-        local::judge(&settings.machine, plan, &settings.policy, &mut collector);
+        local::judge(&settings.machine, plan, &mut collector);
     }
 
     if !deadline_hits.is_empty() {
