@@ -352,3 +352,16 @@ fn explain_knows_every_code_it_can_produce() {
     let text = stdout(&run(&["explain", "dns-public-answer"]));
     assert!(text.contains("168.63.129.16") && text.contains("https://learn.microsoft.com/"));
 }
+
+#[test]
+fn hostile_cname_loop_is_a_finding_not_a_hang() {
+    let (code, r) = demo("cname-loop");
+    assert_eq!(code, 1);
+    assert_eq!(findings(&r), vec![f("error", "dns-no-address", &["kv-contoso-ml-lab.vault.azure.net"])]);
+    let c = check(&r, "dns:kv-contoso-ml-lab.vault.azure.net");
+    assert_eq!(
+        c["cname_chain"],
+        serde_json::json!(["kv-contoso-ml-lab.privatelink.vaultcore.azure.net", "kv-contoso-ml-lab.vault.azure.net"])
+    );
+    assert!(c["error"].as_str().unwrap().contains("CNAME loop"), "{c}");
+}

@@ -55,8 +55,8 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo {
         code: "dns-no-address",
         title: "Name exists but has no address",
-        cause: "The name exists in DNS but has no A record: the zone holds other record types only, or a CNAME points at a name without an address.",
-        remedy: "Add the A record for the private endpoint in its privatelink zone (the private endpoint's network interface shows the address).",
+        cause: "The name exists in DNS but has no A record: the zone holds other record types only, a CNAME points at a name without an address, or the CNAME chain loops back on itself.",
+        remedy: "Add the A record for the private endpoint in its privatelink zone (the private endpoint's network interface shows the address); remove any CNAME in that zone that points back at the public name.",
         docs: &[PE_DNS_DOC],
         category: "DNS resolution",
     },

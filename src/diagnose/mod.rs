@@ -619,6 +619,9 @@ fn judge_dns_answer(
             Some(("dns-nxdomain", None, what))
         }
         NameOutcome::NoAddress => Some(("dns-no-address", None, format!("{}: no A record{by}", chain_text(name)))),
+        NameOutcome::CnameLoop => {
+            Some(("dns-no-address", None, format!("{}: CNAME loop, no address{by}", chain_text(name))))
+        }
         NameOutcome::Resolved => {
             let chain = chain_text(name);
             let classes: Vec<AddressClass> = name.addresses.iter().map(|a| settings.policy.classify(*a)).collect();
@@ -664,6 +667,7 @@ fn name_check(name: &NameObservation) -> Check {
         NameOutcome::Resolved => None,
         NameOutcome::NxDomain { missing } => Some(format!("NXDOMAIN for {missing}")),
         NameOutcome::NoAddress => Some("no address record".into()),
+        NameOutcome::CnameLoop => Some("CNAME loop".into()),
         NameOutcome::ServerError(c) => Some(format!("server answered {c}")),
         NameOutcome::Timeout => Some("no DNS server answered".into()),
         NameOutcome::Failed(e) => Some(e.clone()),

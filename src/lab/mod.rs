@@ -237,6 +237,12 @@ fn zone_records(plan: &Plan, faults: &[scenario::Fault]) -> Result<(Vec<Record>,
         let edge = name(&format!("{label}-{}.edge.lab.trafficmanager.net", index + 1))?;
         let ip = match (e.expect, dns_fault) {
             (_, Some(DnsFault::NameMissing)) => None,
+            (_, Some(DnsFault::CnameLoop)) => {
+                let pl = name(e.privatelink_name.as_deref().unwrap_or("loop.lab.test"))?;
+                records.push(cname(host.clone(), pl.clone()));
+                records.push(cname(pl, host.clone()));
+                None
+            }
             (Expect::Public, _) => {
                 let ip = take(index, PUBLIC);
                 records.push(a(host.clone(), ip));

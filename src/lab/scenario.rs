@@ -18,6 +18,8 @@ pub enum DnsFault {
     RecordMissing,
     /// The name itself absent.
     NameMissing,
+    /// A hostile zone: the privatelink name points back at the public name.
+    CnameLoop,
     /// Private address in 172.17.0.0/16.
     DockerBridge,
     /// Private address outside the scenario's VNet.

@@ -126,10 +126,8 @@ async fn ask(server: &DnsServer, host: &str) -> ServerAnswer {
             ServerAnswer::Answered { outcome, chain, addresses }
         }
         Err(e) => match classify(&e) {
-            Negative::NxDomain => walk_chain(server, host).await,
-            Negative::NoData => {
-                ServerAnswer::Answered { outcome: NameOutcome::NoAddress, chain: Vec::new(), addresses: Vec::new() }
-            }
+            Negative::NxDomain => walk_chain(server, host, false).await,
+            Negative::NoData => walk_chain(server, host, true).await,
             Negative::Refused(code) => ServerAnswer::Answered {
                 outcome: NameOutcome::ServerError(code.to_string()),
                 chain: Vec::new(),
@@ -165,9 +163,11 @@ fn classify(e: &NetError) -> Negative {
 
 /// Follows CNAME records from `host`, one query per link, to find which
 /// name in the chain does not exist.
-async fn walk_chain(server: &DnsServer, host: &str) -> ServerAnswer {
+async fn walk_chain(server: &DnsServer, host: &str, no_data: bool) -> ServerAnswer {
     let mut chain = Vec::new();
-    let mut current = host.trim_end_matches('.').to_ascii_lowercase();
+    let start = host.trim_end_matches('.').to_ascii_lowercase();
+    let mut current = start.clone();
+    let mut looped = false;
     for _ in 0..MAX_CHAIN {
         let fqdn = format!("{current}.");
         let lookup =
@@ -182,21 +182,33 @@ async fn walk_chain(server: &DnsServer, host: &str) -> ServerAnswer {
                     _ => None,
                 });
                 match next {
-                    Some(n) if !chain.contains(&n) => {
+                    // A zone that points a name back into its own chain.
+                    Some(n) if n == start || chain.contains(&n) => {
+                        chain.push(n);
+                        looped = true;
+                        break;
+                    }
+                    Some(n) => {
                         chain.push(n.clone());
                         current = n;
                     }
-                    _ => break,
+                    None => break,
                 }
             }
             Err(e) => match classify(&e) {
-                Negative::NxDomain => break,
                 Negative::Timeout => return ServerAnswer::Silent,
                 _ => break,
             },
         }
     }
-    ServerAnswer::Answered { outcome: NameOutcome::NxDomain { missing: current }, chain, addresses: Vec::new() }
+    let outcome = if looped {
+        NameOutcome::CnameLoop
+    } else if no_data {
+        NameOutcome::NoAddress
+    } else {
+        NameOutcome::NxDomain { missing: current }
+    };
+    ServerAnswer::Answered { outcome, chain, addresses: Vec::new() }
 }
 
 /// Orders the CNAME records of an answer from `host` onwards and collects

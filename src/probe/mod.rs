@@ -96,6 +96,8 @@ pub enum NameOutcome {
     },
     /// The name exists but has no address record.
     NoAddress,
+    /// The CNAME chain comes back to a name already in it.
+    CnameLoop,
     /// The server answered with an error code (SERVFAIL, REFUSED, ...).
     ServerError(String),
     /// No server answered in time.
