@@ -483,6 +483,7 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         interfaces: machine.interfaces.clone(),
         resolv_conf: machine.resolv.clone(),
         uses_azure_dns,
+        machine_read: true,
         notes,
         address_rule: None,
     };
@@ -584,6 +585,9 @@ fn run_demo(args: DemoArgs) -> Result<u8> {
             environment: Environment {
                 resolvers: vec![lab.dns.to_string()],
                 resolvers_source: format!("lab scenario '{}'", scenario.name),
+                notes: vec![
+                    "demo: this machine's proxy variables, ~/.bashrc, /etc/hosts and addresses are not read".into(),
+                ],
                 ..Environment::default()
             },
             host: HostInfo::detect(),

@@ -67,6 +67,8 @@ pub struct Environment {
     pub resolv_conf: Option<ResolvConf>,
     /// Whether the resolvers include Azure DNS (168.63.129.16).
     pub uses_azure_dns: bool,
+    /// Whether this machine's own settings were read (not in `demo`).
+    pub machine_read: bool,
     /// Remarks on what was read (an unreadable bashrc, a sourced file not found).
     pub notes: Vec<String>,
     /// The rule that decided what is private.

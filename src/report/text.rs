@@ -155,7 +155,7 @@ pub fn render(r: &Report, color: bool) -> String {
     if let Some(rule) = &e.address_rule {
         wrap(&mut out, &format!("private means: {} ({})", rule.ranges.join(", "), rule.rule), "    ", "  ");
     }
-    if e.proxy.is_empty() {
+    if e.proxy.is_empty() && e.machine_read {
         out.push_str("  proxy: no proxy variables set\n");
     } else {
         for v in &e.proxy {
