@@ -571,7 +571,7 @@ fn run_demo(args: DemoArgs) -> Result<u8> {
                 // The lab's own CA only: the demo must not depend on this machine's store.
                 trust: Some(TrustStore::load(false, &lab.trusted_roots()).map_err(|e| anyhow!(e))?),
                 http: true,
-                proxy: None,
+                proxy: lab.proxy.clone(),
                 azure_dns: lab.azure_dns,
                 hosts_overrides: Vec::new(),
             },

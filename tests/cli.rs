@@ -365,3 +365,26 @@ fn hostile_cname_loop_is_a_finding_not_a_hang() {
     );
     assert!(c["error"].as_str().unwrap().contains("CNAME loop"), "{c}");
 }
+
+#[test]
+fn lab_proxy_denial_authentication_and_outage() {
+    let (code, r) = demo("proxy-blocks-pypi");
+    assert_eq!(code, 0, "repositories are situational");
+    assert_eq!(findings(&r), vec![f("warning", "http-blocked", &["pypi.org:443", "files.pythonhosted.org:443"])]);
+    let mgmt = check(&r, "tcp:management.azure.com:443");
+    assert!(mgmt["via_proxy"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert_eq!(mgmt["tls"]["verified"], true, "TLS runs through the tunnel");
+    assert_eq!(check(&r, &format!("tcp:{WS}:443"))["via_proxy"], serde_json::Value::Null, "NO_PROXY covers it");
+
+    let (code, r) = demo("proxy-auth-required");
+    assert_eq!(code, 1);
+    assert!(hosts_of(&r, "http-proxy-auth").contains(&"management.azure.com:443".to_string()));
+    assert_eq!(findings(&r).iter().filter(|f| f.1 != "http-proxy-auth").count(), 0, "{:?}", findings(&r));
+
+    let (code, r) = demo("proxy-down");
+    assert_eq!(code, 1);
+    let fs = findings(&r);
+    assert_eq!(fs.len(), 1, "one proxy down is one finding: {fs:?}");
+    assert_eq!(fs[0].1, "proxy-unreachable");
+    assert!(fs[0].2[0].starts_with("http://127.0.0.1:"));
+}

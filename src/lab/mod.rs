@@ -7,6 +7,7 @@
 //! and the integration tests.
 
 pub mod listeners;
+pub mod proxy;
 pub mod scenario;
 pub mod tls;
 
@@ -59,6 +60,8 @@ pub struct Lab {
     pub vnet_cidr: Vec<IpNet>,
     /// A second DNS server with the healthy answers, standing in for Azure DNS.
     pub azure_dns: Option<SocketAddr>,
+    /// The proxy the scenario's client is configured with, and its NO_PROXY.
+    pub proxy: Option<crate::probe::ProxyRoute>,
     /// The address each lab host name resolves to.
     pub addresses: BTreeMap<String, IpAddr>,
     /// CA certificates (PEM) the client of this scenario trusts.
@@ -189,7 +192,40 @@ impl Lab {
             }
             None => (None, None),
         };
+        let proxy = match &scenario.proxy {
+            None => None,
+            Some(spec) => {
+                const CREDENTIALS: (&str, &str) = ("amlnet", "lab-password");
+                let addr = if spec.down {
+                    refused.addr
+                } else {
+                    let policy = proxy::ProxyPolicy {
+                        deny: spec.deny.iter().cloned().collect(),
+                        credentials: spec.requires_auth.then(|| format!("{}:{}", CREDENTIALS.0, CREDENTIALS.1)),
+                        addresses: addresses.clone(),
+                        connect_to: connect_to.clone(),
+                    };
+                    let (addr, t) = proxy::serve(policy).await.context("lab: proxy")?;
+                    tasks.push(t);
+                    addr
+                };
+                let auth = if spec.client_sends_credentials {
+                    format!("{}:{}@", CREDENTIALS.0, CREDENTIALS.1)
+                } else {
+                    String::new()
+                };
+                let url = crate::local::proxy::parse_proxy_url(&format!("http://{auth}{addr}"))
+                    .map_err(|e| anyhow::anyhow!("lab proxy URL: {e}"))?;
+                Some(crate::probe::ProxyRoute {
+                    url,
+                    addr: Some(addr),
+                    no_proxy: spec.no_proxy.clone(),
+                    variable: "https_proxy".into(),
+                })
+            }
+        };
         Ok(Lab {
+            proxy,
             dns,
             connect_to,
             vnet_cidr: scenario.vnet_cidr.clone(),

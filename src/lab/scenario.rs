@@ -100,9 +100,31 @@ pub struct Scenario {
     /// Also run a healthy "Azure DNS" next to the scenario's (custom) server.
     #[serde(default)]
     pub azure_dns: bool,
+    /// A corporate proxy in front of the public endpoints.
+    pub proxy: Option<ProxySpec>,
     /// Faults.
     #[serde(default)]
     pub fault: Vec<Fault>,
+}
+
+/// The lab proxy of a scenario and how the client is set up for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySpec {
+    /// Host names the proxy refuses (403).
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// The proxy requires `amlnet:lab-password`.
+    #[serde(default)]
+    pub requires_auth: bool,
+    /// The client's proxy URL carries those credentials.
+    #[serde(default)]
+    pub client_sends_credentials: bool,
+    /// Nothing listens where the client's proxy variable points.
+    #[serde(default)]
+    pub down: bool,
+    /// The client's NO_PROXY.
+    pub no_proxy: String,
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,94 @@
+//! The lab's HTTP proxy: answers `CONNECT host:port` as a corporate proxy
+//! would (an allow/deny decision, optional basic authentication) and, when
+//! it allows, splices the tunnel to the lab listener for that host.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use crate::probe::ConnectTo;
+
+/// How the lab proxy decides.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyPolicy {
+    /// Host names it refuses with 403.
+    pub deny: BTreeSet<String>,
+    /// `user:password` it requires, if any.
+    pub credentials: Option<String>,
+    /// Where each lab host resolves, for the connect-to rules.
+    pub addresses: std::collections::BTreeMap<String, IpAddr>,
+    /// The lab's rules from (address, port) to its loopback listeners.
+    pub connect_to: Vec<ConnectTo>,
+}
+
+/// Starts the proxy on 127.0.0.1.
+pub async fn serve(policy: ProxyPolicy) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let policy = Arc::new(policy);
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let policy = policy.clone();
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(30), handle(stream, &policy)).await;
+            });
+        }
+    });
+    Ok((addr, task))
+}
+
+async fn handle(mut client: TcpStream, policy: &ProxyPolicy) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+        if client.read(&mut byte).await? == 0 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut words = text.lines().next().unwrap_or("").split_whitespace();
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let reply = |status: &str, extra: &str| {
+        format!("HTTP/1.1 {status}\r\nServer: lab-proxy\r\n{extra}Content-Length: 0\r\n\r\n")
+    };
+    if method != "CONNECT" {
+        return client.write_all(reply("405 Method Not Allowed", "").as_bytes()).await;
+    }
+    if let Some(expected) = &policy.credentials {
+        let token = base64::engine::general_purpose::STANDARD.encode(expected);
+        let sent = text.lines().any(|l| {
+            l.split_once(':').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("proxy-authorization") && v.trim() == format!("Basic {token}")
+            })
+        });
+        if !sent {
+            let challenge = "Proxy-Authenticate: Basic realm=\"lab\"\r\n";
+            return client.write_all(reply("407 Proxy Authentication Required", challenge).as_bytes()).await;
+        }
+    }
+    let (host, port) =
+        match target.rsplit_once(':').and_then(|(h, p)| Some((h.to_ascii_lowercase(), p.parse::<u16>().ok()?))) {
+            Some(hp) => hp,
+            None => return client.write_all(reply("400 Bad Request", "").as_bytes()).await,
+        };
+    if policy.deny.contains(&host) {
+        return client.write_all(reply("403 Forbidden", "X-Lab-Reason: denied by policy\r\n").as_bytes()).await;
+    }
+    let resolved = policy.addresses.get(&host).copied();
+    let Some(rule) = ConnectTo::find(&policy.connect_to, &host, resolved, port) else {
+        return client.write_all(reply("502 Bad Gateway", "").as_bytes()).await;
+    };
+    let mut upstream = match TcpStream::connect(rule.to).await {
+        Ok(s) => s,
+        Err(_) => return client.write_all(reply("502 Bad Gateway", "").as_bytes()).await,
+    };
+    client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
+    tokio::io::copy_bidirectional(&mut client, &mut upstream).await.map(|_| ())
+}
