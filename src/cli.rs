@@ -403,25 +403,24 @@ fn run_check(args: CheckArgs) -> Result<u8> {
     {
         bail!("--loopback-only: the DNS server {outside} is not on loopback (give --dns-server 127.0.0.1:PORT)");
     }
-    let azure: std::net::SocketAddr = (AZURE_DNS.parse::<std::net::IpAddr>().expect("constant address"), 53).into();
+    let azure = std::net::SocketAddr::new(AZURE_DNS, 53);
     let uses_azure_dns = dns_servers.iter().any(|s| s.ip() == azure.ip());
     // With a custom resolver, Azure DNS is asked too, to tell a missing
     // forwarder from a missing zone; never when the resolver is Azure DNS.
     let azure_dns = net.azure_dns.or((!uses_azure_dns).then_some(azure));
-    let proxy_route = if wanted(AreaName::Proxy) {
-        let get = |n: &str| machine.env(n);
-        proxy::https_proxy_value(&get).and_then(|(variable, value)| {
-            // amlnet speaks plain HTTP CONNECT; a SOCKS or TLS proxy is reported, not probed.
-            let url = proxy::parse_proxy_url(&value).ok().filter(|u| u.scheme == "http")?;
-            Some(ProxyRoute {
-                url,
-                addr: None,
-                no_proxy: proxy::no_proxy_value(&get).map(|(_, v)| v).unwrap_or_default(),
-                variable,
-            })
-        })
-    } else {
-        None
+    // The HTTPS proxy of this environment, parsed once: probed when it is an
+    // http:// proxy, noted when it is one amlnet cannot speak to.
+    let get = |n: &str| machine.env(n);
+    let https_proxy = proxy::https_proxy_value(&get)
+        .and_then(|(variable, value)| proxy::parse_proxy_url(&value).ok().map(|url| (variable, url)));
+    let proxy_route = match &https_proxy {
+        Some((variable, url)) if url.scheme == "http" && wanted(AreaName::Proxy) => Some(ProxyRoute {
+            url: url.clone(),
+            addr: None,
+            no_proxy: proxy::no_proxy_value(&get).map(|(_, v)| v).unwrap_or_default(),
+            variable: variable.clone(),
+        }),
+        _ => None,
     };
     let planned: Vec<&str> = plan.hosts();
     let pinned: Vec<HostsEntry> =
@@ -467,9 +466,8 @@ fn run_check(args: CheckArgs) -> Result<u8> {
                 .into(),
         );
     }
-    let get = |n: &str| machine.env(n);
-    if let Some((name, value)) = proxy::https_proxy_value(&get)
-        && proxy::parse_proxy_url(&value).is_ok_and(|u| u.scheme != "http")
+    if let Some((name, url)) = &https_proxy
+        && url.scheme != "http"
     {
         notes.push(format!(
             "{name} is not an http:// proxy: the proxy path was not probed (amlnet speaks HTTP CONNECT)"

@@ -248,14 +248,11 @@ impl Net {
     }
 
     /// Waits until something listens on `addr` (dnsmasq and tinyproxy start asynchronously).
-    fn wait_for(&self, addr: &str, tcp: bool) {
+    fn wait_for(&self, addr: &str) {
+        let (host, port) = addr.split_once(':').expect("host:port");
+        let probe = format!("exec 3<>/dev/tcp/{host}/{port}");
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(15) {
-            let probe = if tcp {
-                format!("exec 3<>/dev/tcp/{}/{}", addr.split(':').next().unwrap(), addr.split(':').nth(1).unwrap())
-            } else {
-                "true".to_string()
-            };
             let ok = Command::new("ip")
                 .args(["netns", "exec", &self.cli, "bash", "-c", &probe])
                 .output()
@@ -359,9 +356,9 @@ fn healthy_net(tag: &str) -> (Net, String) {
     allowed.dedup();
     net.tinyproxy(8888, &allowed, None);
     net.tinyproxy(8889, &allowed, Some(("amlnet", SECRET)));
-    net.wait_for(&format!("{PROXY}:8888"), true);
-    net.wait_for(&format!("{PROXY}:8889"), true);
-    net.wait_for(&format!("{CUSTOMER_DNS}:53"), true);
+    net.wait_for(&format!("{PROXY}:8888"));
+    net.wait_for(&format!("{PROXY}:8889"));
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
     (net, ca)
 }
 
@@ -497,8 +494,8 @@ fn custom_dns_without_forwarder_and_a_pinned_name() {
     net.dnsmasq(CUSTOMER_DNS, "customer", &records(&plan, &[blob]));
     net.dnsmasq(AZURE_DNS, "azure", &records(&plan, &[]));
     let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
-    net.wait_for(&format!("{CUSTOMER_DNS}:53"), true);
-    net.wait_for(&format!("{AZURE_DNS}:53"), true);
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
+    net.wait_for(&format!("{AZURE_DNS}:53"));
     fs::write(
         Path::new("/etc/netns").join(&net.cli).join("hosts"),
         "127.0.0.1 localhost\n10.231.1.99 kv-contoso-e2e.vault.azure.net\n",
@@ -563,7 +560,7 @@ fn tls_faults_and_a_closed_udp_port_behind_real_dns() {
             .unwrap();
         // Nothing on 198.51.100.13: UDP 5831 there gets ICMP port unreachable.
     });
-    net.wait_for(&format!("{CUSTOMER_DNS}:53"), true);
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
     let mut args = check_args(&ca, &["--skip", "repos", "--timeout", "2s"]);
     args.push("--no-color".into());
     let o = net.amlnet(&[], &args);

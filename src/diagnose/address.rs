@@ -2,13 +2,13 @@
 //! RFC 1918 and 100.64.0.0/10, which Azure also accepts for a VNet
 //! (FACTS.md, [WIRE]). Docker's default bridge is named on its own.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 use serde::Serialize;
 
-/// Docker's default bridge on Azure ML compute.
-pub const DOCKER_BRIDGE: &str = "172.17.0.0/16";
+/// Docker's default bridge on Azure ML compute, 172.17.0.0/16.
+pub const DOCKER_BRIDGE: IpNet = IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(172, 17, 0, 0), 16));
 
 /// Where an address falls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +46,7 @@ impl AddressPolicy {
 
     /// Where `ip` falls.
     pub fn classify(&self, ip: IpAddr) -> AddressClass {
-        let bridge: IpNet = DOCKER_BRIDGE.parse().expect("constant network");
-        if bridge.contains(&ip) {
+        if DOCKER_BRIDGE.contains(&ip) {
             return AddressClass::DockerBridge;
         }
         let generic = is_private_range(ip);

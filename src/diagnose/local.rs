@@ -2,8 +2,6 @@
 //! environment and in ~/.bashrc, NO_PROXY coverage per client, and local
 //! addresses or routes inside Docker's bridge range.
 
-use ipnet::IpNet;
-
 use super::address::DOCKER_BRIDGE;
 use super::{Collector, Hit, Severity};
 use crate::catalogue::Expect;
@@ -186,10 +184,9 @@ fn clients_line(host: &str, proxied: &[Client]) -> String {
 
 /// Local addresses and routes in Docker's bridge range that are not Docker's own.
 fn judge_interfaces(machine: &Machine, out: &mut Collector) {
-    let bridge: IpNet = DOCKER_BRIDGE.parse().expect("constant network");
     let docker_own = |iface: &str| iface == "docker0";
     for a in &machine.interfaces {
-        if bridge.contains(&a.address.addr()) && !docker_own(&a.interface) {
+        if DOCKER_BRIDGE.contains(&a.address.addr()) && !docker_own(&a.interface) {
             out.add(
                 "docker-bridge-overlap",
                 Severity::Error,
@@ -202,7 +199,7 @@ fn judge_interfaces(machine: &Machine, out: &mut Collector) {
     }
     for r in &machine.routes {
         let overlaps = r.destination.prefix_len() > 0
-            && (bridge.contains(&r.destination) || r.destination.contains(&bridge.network()));
+            && (DOCKER_BRIDGE.contains(&r.destination) || r.destination.contains(&DOCKER_BRIDGE.network()));
         if overlaps && !docker_own(&r.interface) {
             out.add(
                 "docker-bridge-overlap",

@@ -67,12 +67,6 @@ impl ShellFile {
     pub fn last(&self, name: &str) -> Option<&Assignment> {
         self.assignments.iter().rev().find(|a| a.name == name)
     }
-
-    /// Names assigned anywhere, in first-seen order.
-    pub fn names(&self) -> Vec<&str> {
-        let mut seen = BTreeSet::new();
-        self.assignments.iter().map(|a| a.name.as_str()).filter(|n| seen.insert(*n)).collect()
-    }
 }
 
 /// Reads `path` and what it sources. `env` supplies variables the file

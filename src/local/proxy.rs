@@ -9,8 +9,6 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::redact::mask_url;
-
 /// A client whose `NO_PROXY` rules we model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -215,16 +213,6 @@ pub fn https_proxy_value(get: &dyn Fn(&str) -> Option<String>) -> Option<(String
 /// `NO_PROXY` as curl and requests pick it: lowercase first.
 pub fn no_proxy_value(get: &dyn Fn(&str) -> Option<String>) -> Option<(String, String)> {
     ["no_proxy", "NO_PROXY"].iter().find_map(|n| get(n).map(|v| (n.to_string(), v)))
-}
-
-/// The live environment's proxy variables, masked, for the report.
-pub fn environment_variables(get: &dyn Fn(&str) -> Option<String>) -> Vec<ProxyVariable> {
-    PROXY_VARIABLES
-        .iter()
-        .filter_map(|n| {
-            get(n).map(|v| ProxyVariable { name: n.to_string(), value: mask_url(&v), origin: Origin::Environment })
-        })
-        .collect()
 }
 
 #[cfg(test)]

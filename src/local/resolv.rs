@@ -3,13 +3,13 @@
 //! hickory's parser gives the servers but drops the options text, which the
 //! report shows as it is, so the few line kinds are read here.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 use serde::Serialize;
 
 /// Azure's DNS and WireServer address, the same in every region and cloud.
-pub const AZURE_DNS: &str = "168.63.129.16";
+pub const AZURE_DNS: IpAddr = IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16));
 
 /// What a resolv.conf says.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -56,11 +56,6 @@ impl ResolvConf {
         self.nameservers.iter().map(|ip| SocketAddr::new(*ip, 53)).collect()
     }
 
-    /// Whether the machine asks Azure DNS directly.
-    pub fn uses_azure_dns(&self) -> bool {
-        self.nameservers.iter().any(|ip| ip.to_string() == AZURE_DNS)
-    }
-
     /// systemd-resolved's stub (127.0.0.53): the real servers are behind it.
     pub fn is_systemd_stub(&self) -> bool {
         self.nameservers.iter().any(|ip| ip.to_string() == "127.0.0.53")
@@ -78,7 +73,7 @@ mod tests {
             "# generated\nnameserver 10.0.0.4\nnameserver 168.63.129.16 # azure\nsearch corp.example reddog.microsoft.com\noptions ndots:5 timeout:1\noptions rotate\n",
         );
         assert_eq!(rc.nameservers.len(), 2);
-        assert!(rc.uses_azure_dns());
+        assert_eq!(rc.nameservers[1], AZURE_DNS);
         assert_eq!(rc.search, vec!["corp.example", "reddog.microsoft.com"]);
         assert_eq!(rc.options, vec!["ndots:5", "timeout:1", "rotate"]);
     }
