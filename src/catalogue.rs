@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::target::Cloud;
+use crate::cloud::Cloud;
 
 /// The built-in catalogue files, in the order they are merged.
 const BUILTIN: &[(&str, &str)] = &[

@@ -13,13 +13,16 @@
 //! [`diagnose`] judges; [`report`] renders. [`local`] reads this machine's
 //! setup; [`lab`] is the simulated network behind `amlnet demo` and the tests.
 
+pub mod assembly;
 pub mod catalogue;
 pub mod check;
 pub mod cli;
+pub mod cloud;
 pub mod diagnose;
 pub mod diff;
 pub mod lab;
 pub mod local;
+pub mod net;
 pub mod plan;
 pub mod probe;
 pub mod redact;

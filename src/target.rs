@@ -2,41 +2,11 @@
 //! dependent resources. Built from `az` JSON, from flags, or from a compute
 //! instance's own environment; flags win over JSON.
 
-use std::fmt;
-
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 use serde_json::Value;
 
-/// An Azure cloud: each has its own DNS suffixes (see `probes/clouds.toml`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Cloud {
-    /// Azure public cloud.
-    #[default]
-    Public,
-    /// Azure US Government.
-    Usgov,
-    /// Azure operated by 21Vianet (China).
-    China,
-}
-
-impl Cloud {
-    /// The key of this cloud in `clouds.toml` and in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cloud::Public => "public",
-            Cloud::Usgov => "usgov",
-            Cloud::China => "china",
-        }
-    }
-}
-
-impl fmt::Display for Cloud {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::cloud::Cloud;
 
 /// Everything amlnet knows about the workspace it checks.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]

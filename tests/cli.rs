@@ -179,11 +179,14 @@ fn deadline_bounds_the_run() {
         "1s",
     ]);
     let r = report(&o);
-    assert_eq!(code(&o), 0, "unfinished probes are a warning, not an error");
+    // A run that could not judge a required endpoint is never healthy.
+    assert_eq!(code(&o), 1, "unfinished required probes are an error");
     let fs = findings(&r);
-    assert_eq!(fs.len(), 1, "{fs:?}");
-    assert_eq!(fs[0].1, "run-deadline-exceeded");
-    assert!(fs[0].2.contains(&format!("tcp {WS}:443")));
+    assert!(fs.iter().all(|f| f.1 == "run-deadline-exceeded"), "{fs:?}");
+    let errors: Vec<_> = fs.iter().filter(|f| f.0 == "error").collect();
+    assert_eq!(errors.len(), 1, "required and situational checks are told apart: {fs:?}");
+    assert!(errors[0].2.contains(&format!("tcp {WS}:443")));
+    assert!(fs.iter().any(|f| f.0 == "warning" && f.2.contains(&"udp eastus.tundra.azureml.ms:5831".to_string())));
     assert_eq!(check(&r, &format!("tcp:{WS}:443"))["status"], "skip");
     assert!(r["duration_ms"].as_u64().unwrap() < 10_000, "the 20s probe timeout did not run out");
 }

@@ -1,11 +1,31 @@
-//! Finding codes: each defined once, with the words `explain` prints and
-//! the reports reuse. Codes are stable once released.
+//! Finding codes: each defined once, with its severity rule and the words
+//! `explain` prints and the reports reuse. The codes are a type, so a
+//! misspelt code does not compile; their strings are stable once released.
+
+use serde::{Serialize, Serializer};
+
+use super::Severity;
+
+/// How a code's severity is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeverityRule {
+    /// An error where the thing is required, a warning where it is situational.
+    ByNeed,
+    /// Always a warning: it works today, by luck or by a fragile route.
+    Warning,
+    /// Always worth knowing, never a failure.
+    Info,
+    /// Always an error: it breaks everything behind it.
+    Error,
+}
 
 /// Everything amlnet says about one finding code.
 #[derive(Debug, Clone, Copy)]
 pub struct CodeInfo {
-    /// The stable kebab-case code.
-    pub code: &'static str,
+    /// The code.
+    pub code: Code,
+    /// How its severity is decided.
+    pub severity: SeverityRule,
     /// A one-line title.
     pub title: &'static str,
     /// The probable cause, in plain words.
@@ -18,6 +38,96 @@ pub struct CodeInfo {
     pub category: &'static str,
 }
 
+/// Defines [`Code`] and its table from one list, so that a code, its string
+/// and its words cannot drift apart.
+macro_rules! finding_codes {
+    ($($variant:ident = $code:literal {
+        severity: $rule:ident,
+        title: $title:expr,
+        cause: $cause:expr,
+        remedy: $remedy:expr,
+        docs: $docs:expr,
+        category: $category:expr $(,)?
+    })*) => {
+        /// A finding code. The declaration order is the order findings of
+        /// the same severity appear in a report.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $(#[doc = $code] $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in report order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The stable kebab-case string.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)*
+                }
+            }
+
+            /// Its words and severity rule.
+            pub const fn info(self) -> &'static CodeInfo {
+                match self {
+                    $(Code::$variant => &CodeInfo {
+                        code: Code::$variant,
+                        severity: SeverityRule::$rule,
+                        title: $title,
+                        cause: $cause,
+                        remedy: $remedy,
+                        docs: $docs,
+                        category: $category,
+                    },)*
+                }
+            }
+        }
+    };
+}
+
+impl Code {
+    /// The code for a string, as `explain` takes it.
+    pub fn parse(s: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+
+    /// The severity of a finding with this code where the thing is
+    /// `required` (an error) or situational (a warning).
+    pub fn severity(self, required: bool) -> Severity {
+        match self.info().severity {
+            SeverityRule::ByNeed if required => Severity::Error,
+            SeverityRule::ByNeed | SeverityRule::Warning => Severity::Warning,
+            SeverityRule::Info => Severity::Info,
+            SeverityRule::Error => Severity::Error,
+        }
+    }
+
+    /// Whether the detail should name the privatelink zone of the host.
+    pub fn names_zone(self) -> bool {
+        matches!(
+            self,
+            Code::DnsPublicAnswer
+                | Code::DnsNxdomain
+                | Code::DnsNoPrivatelink
+                | Code::DnsOutsideVnet
+                | Code::DnsNoAddress
+                | Code::DnsCustomNoForwarder
+        )
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 const DNS_DOC: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns";
 const PE_DNS_DOC: &str = "https://learn.microsoft.com/azure/private-link/private-endpoint-dns";
 const TS_DOC: &str =
@@ -26,267 +136,287 @@ const FW_DOC: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-
 const NET_DOC: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-workspace-vnet";
 const WIRE_DOC: &str = "https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16";
 
-/// All codes amlnet can produce.
-pub const CODES: &[CodeInfo] = &[
-    CodeInfo {
-        code: "dns-nxdomain",
+finding_codes! {
+    DnsNxdomain = "dns-nxdomain" {
+        severity: ByNeed,
         title: "Name does not exist",
         cause: "The resolver says the name (or a name its CNAME chain points to) does not exist. For a private endpoint this usually means the A record is missing from the privatelink zone (the private endpoint's DNS zone group is empty or points at another zone), or the resource name is misspelt.",
         remedy: "Check the record in the private DNS zone named in the detail. If the private endpoint has no DNS zone group, add one (or recreate the private endpoint with private DNS integration). Check the resource name against `az ml workspace show`.",
         docs: &[DNS_DOC, TS_DOC],
         category: "DNS resolution",
-    },
-    CodeInfo {
-        code: "dns-timeout",
+    }
+    DnsTimeout = "dns-timeout" {
+        severity: ByNeed,
         title: "No DNS server answered",
         cause: "Every configured DNS server stayed silent until the timeout: the server is down, unreachable from here, or a firewall drops DNS (UDP and TCP 53).",
         remedy: "Check that the DNS servers in /etc/resolv.conf (or given with --dns-server) are running and reachable on port 53. In an Azure VNet, 168.63.129.16 is Azure DNS; a custom DNS server must forward the privatelink zones to it.",
         docs: &[DNS_DOC, WIRE_DOC],
         category: "DNS resolution",
-    },
-    CodeInfo {
-        code: "dns-server-error",
+    }
+    DnsServerError = "dns-server-error" {
+        severity: ByNeed,
         title: "DNS server answered with an error",
         cause: "The DNS server answered SERVFAIL or REFUSED: it could not reach its forwarder, refuses recursion for this client, or a DNSSEC check failed.",
         remedy: "Check the DNS server's forwarders (conditional forwarders to 168.63.129.16 for the privatelink zones) and that it allows queries from this machine's network.",
         docs: &[DNS_DOC],
         category: "DNS resolution",
-    },
-    CodeInfo {
-        code: "dns-no-address",
+    }
+    DnsNoAddress = "dns-no-address" {
+        severity: ByNeed,
         title: "Name exists but has no address",
         cause: "The name exists in DNS but has no A record: the zone holds other record types only, a CNAME points at a name without an address, or the CNAME chain loops back on itself.",
         remedy: "Add the A record for the private endpoint in its privatelink zone (the private endpoint's network interface shows the address); remove any CNAME in that zone that points back at the public name.",
         docs: &[PE_DNS_DOC],
         category: "DNS resolution",
-    },
-    CodeInfo {
-        code: "dns-public-answer",
+    }
+    DnsPublicAnswer = "dns-public-answer" {
+        severity: ByNeed,
         title: "Private endpoint name resolves to a public address",
         cause: "The name went through its privatelink CNAME but ended on a public address. The privatelink zone exists in Azure but is not visible to the resolver this machine uses: the private DNS zone is not linked to the VNet of the DNS server, the machine does not use the intended DNS server, or a custom DNS server does not forward the privatelink zone to Azure DNS (168.63.129.16). Traffic then goes to the public endpoint, where public network access is usually disabled.",
         remedy: "Link each private DNS zone listed at the end to the VNet whose DNS server this machine uses (Private DNS zone > Virtual network links). With a custom DNS server, add a conditional forwarder for each zone to 168.63.129.16. With a VPN or on-premises client, forward to a DNS resolver inside the VNet.",
         docs: &[DNS_DOC, PE_DNS_DOC, TS_DOC],
         category: "DNS resolution",
-    },
-    CodeInfo {
-        code: "dns-no-privatelink",
+    }
+    DnsNoPrivatelink = "dns-no-privatelink" {
+        severity: ByNeed,
         title: "Name resolves without a privatelink CNAME",
         cause: "The name resolves straight to an address without passing through a privatelink CNAME: the resource has no private endpoint, or its private endpoint connection is not approved.",
         remedy: "Create a private endpoint for the resource in the workspace's VNet (or approve the pending connection under Networking > Private endpoint connections), with private DNS integration.",
         docs: &[NET_DOC, PE_DNS_DOC],
         category: "DNS resolution",
-    },
-    CodeInfo {
-        code: "dns-zone-override",
+    }
+    DnsZoneOverride = "dns-zone-override" {
+        severity: Warning,
         title: "Private address without the privatelink CNAME",
         cause: "The name resolves to a private address, but not through the privatelink CNAME: a DNS zone for the public name itself (e.g. blob.core.windows.net) or a hosts entry answers. It works for this name, but such a zone answers for every resource under that suffix and breaks those without a record.",
         remedy: "Prefer the privatelink zone (privatelink.<service>) linked to the VNet, or conditional forwarders to 168.63.129.16, over zones named after the public suffix.",
         docs: &[PE_DNS_DOC],
         category: "DNS resolution",
-    },
-    CodeInfo {
-        code: "dns-outside-vnet",
+    }
+    DnsOutsideVnet = "dns-outside-vnet" {
+        severity: ByNeed,
         title: "Private address outside the VNet",
         cause: "The name resolves to a private address that is not inside any --vnet-cidr: a stale record (an old or deleted private endpoint), a record from another VNet's zone, or an on-premises override.",
         remedy: "Compare the address with the private endpoint's network interface in the portal and correct the A record in the privatelink zone. If the address range is right, add it with --vnet-cidr.",
         docs: &[PE_DNS_DOC, TS_DOC],
         category: "DNS resolution",
-    },
-    CodeInfo {
-        code: "docker-bridge-overlap",
+    }
+    DockerBridgeOverlap = "docker-bridge-overlap" {
+        severity: ByNeed,
         title: "Address inside Docker's bridge range 172.17.0.0/16",
         cause: "An address falls in 172.17.0.0/16, the range of Docker's default bridge on Azure ML compute. Traffic to it from a compute node goes into the local docker0 bridge instead of the VNet, so jobs and image builds cannot reach it.",
         remedy: "Move the VNet, subnet or private endpoint out of 172.17.0.0/16, or give the Docker daemon on your own machines another bridge range (\"bip\" in /etc/docker/daemon.json).",
         docs: &[NET_DOC],
         category: "Other",
-    },
-    CodeInfo {
-        code: "tcp-timeout",
+    }
+    TcpTimeout = "tcp-timeout" {
+        severity: ByNeed,
         title: "Connection attempts time out (filtered)",
         cause: "The SYN got no answer: a network security group, a user-defined route into a firewall, or the firewall itself drops the traffic silently.",
         remedy: "Allow the port outbound in the NSG of this machine's subnet (service tag in the detail), check the route table for a next hop that drops it, and add an application or network rule on the firewall.",
         docs: &[NET_DOC, FW_DOC],
         category: "Network security rules",
-    },
-    CodeInfo {
-        code: "tcp-refused",
+    }
+    TcpRefused = "tcp-refused" {
+        severity: ByNeed,
         title: "Connection refused",
         cause: "Something at the address answered with a reset: the host is reachable but nothing listens on the port, or a firewall rejects the connection actively.",
         remedy: "Check that the address is the service's (private endpoint or public) and not a stale record, and whether a firewall rule rejects this port.",
         docs: &[FW_DOC],
         category: "Network security rules",
-    },
-    CodeInfo {
-        code: "tcp-unreachable",
+    }
+    TcpUnreachable = "tcp-unreachable" {
+        severity: ByNeed,
         title: "No route to the host",
         cause: "The kernel or a router reported that the address cannot be reached: no route from this machine (a missing VPN route, a user-defined route, a peering that is not connected), or an ICMP unreachable from a router on the way.",
         remedy: "Check this machine's routes (ip route) and, in Azure, the effective routes of its network interface; check the VPN or peering that should carry the private range.",
         docs: &[NET_DOC, TS_DOC],
         category: "User-defined routes",
-    },
-    CodeInfo {
-        code: "udp-rejected",
+    }
+    UdpRejected = "udp-rejected" {
+        severity: ByNeed,
         title: "UDP datagram rejected",
         cause: "An ICMP port-unreachable came back for the datagram: the host or a firewall on the way actively rejects this UDP port.",
         remedy: "Allow the UDP port outbound (service tag in the detail) in the NSG and on the firewall.",
         docs: &[NET_DOC, FW_DOC],
         category: "Network security rules",
-    },
-    CodeInfo {
-        code: "tls-untrusted",
+    }
+    TlsUntrusted = "tls-untrusted" {
+        severity: ByNeed,
         title: "Certificate not trusted",
         cause: "The TLS handshake completed up to the certificate, which does not verify against this machine's trust store. When the issuer is not the service's own CA, a firewall or proxy is inspecting TLS and re-signing with its own CA; otherwise this machine's CA store is missing or outdated.",
         remedy: "With TLS inspection: exempt the Azure ML, storage, Key Vault and registry names from inspection on the firewall (Microsoft does not support inspecting them), or install the firewall's CA on this machine (and in the Python CA bundle: REQUESTS_CA_BUNDLE, PIP_CERT, conda's ssl_verify). Otherwise update the CA certificates package.",
         docs: &[FW_DOC, TS_DOC],
         category: "Other",
-    },
-    CodeInfo {
-        code: "tls-inspected",
+    }
+    TlsInspected = "tls-inspected" {
+        severity: Info,
         title: "TLS is inspected (trusted here)",
         cause: "The certificate verified, but its issuer is not the service's CA: a firewall or proxy inspects TLS with a CA this machine trusts. Tools with their own CA bundle (Python's certifi used by pip and requests, conda, Java, Node.js) do not see that CA and fail with certificate errors.",
         remedy: "Exempt these names from TLS inspection, or point each tool at the inspection CA (REQUESTS_CA_BUNDLE, PIP_CERT, conda config --set ssl_verify <file>, NODE_EXTRA_CA_CERTS).",
         docs: &[FW_DOC],
         category: "Other",
-    },
-    CodeInfo {
-        code: "tls-reset",
+    }
+    TlsReset = "tls-reset" {
+        severity: ByNeed,
         title: "Connection reset after the ClientHello",
         cause: "TCP opened, then the connection was reset or closed as soon as the TLS ClientHello was sent: a firewall filters by the name in the ClientHello (SNI, an FQDN or application rule) and this name is not allowed.",
         remedy: "Add an application rule (or FQDN rule) on the firewall that allows these names on port 443 for this machine's subnet.",
         docs: &[FW_DOC],
         category: "Network security rules",
-    },
-    CodeInfo {
-        code: "tls-timeout",
+    }
+    TlsTimeout = "tls-timeout" {
+        severity: ByNeed,
         title: "TLS handshake never completes",
         cause: "TCP opened, but no ServerHello came back within the timeout: a filter that drops instead of resetting, or an MTU black hole (common over VPNs: the large certificate packets are lost because ICMP 'fragmentation needed' is blocked).",
         remedy: "Check the firewall's application rules for these names. On a VPN, lower the MTU of the tunnel interface (e.g. 1350) or allow ICMP type 3 code 4, and try again.",
         docs: &[FW_DOC, TS_DOC],
         category: "Network security rules",
-    },
-    CodeInfo {
-        code: "tls-clock-skew",
+    }
+    TlsClockSkew = "tls-clock-skew" {
+        severity: ByNeed,
         title: "Certificate outside its validity period",
         cause: "The certificate is expired or not yet valid by this machine's clock. Azure's certificates are renewed well ahead of time, so the usual cause is this machine's clock (a VM without time sync, a laptop after sleep), or an inspection proxy re-signing with a stale certificate.",
         remedy: "Check the clock (timedatectl; chrony or systemd-timesyncd against time.windows.com or the host's time source). If the clock is right, look at who issued the certificate.",
         docs: &[TS_DOC],
         category: "Other",
-    },
-    CodeInfo {
-        code: "tls-failed",
+    }
+    TlsFailed = "tls-failed" {
+        severity: ByNeed,
         title: "TLS handshake failed",
         cause: "The TLS handshake failed for another reason (an alert from the server, a protocol or version mismatch); the detail gives the message.",
         remedy: "Compare with `openssl s_client -connect HOST:443 -servername HOST` from the same machine; a proxy or firewall that only speaks old TLS versions is the usual cause.",
         docs: &[FW_DOC],
         category: "Other",
-    },
-    CodeInfo {
-        code: "http-blocked",
+    }
+    HttpBlocked = "http-blocked" {
+        severity: ByNeed,
         title: "A firewall or proxy answered with a denial",
         cause: "The HTTP request was answered, but not by the service: a firewall or proxy returned a denial (Azure Firewall answers status 470 with 'Action: Deny'; others answer 403 with their own Server or Via header and a block page).",
         remedy: "Allow these names in the firewall's or proxy's policy (application rules, URL categories) for this machine.",
         docs: &[FW_DOC, NET_DOC],
         category: "Network security rules",
-    },
-    CodeInfo {
-        code: "http-failed",
+    }
+    HttpFailed = "http-failed" {
+        severity: ByNeed,
         title: "No HTTP answer after a good handshake",
         cause: "TLS completed, but the HTTP request got no answer (timeout, connection closed): a proxy or firewall that lets the handshake through but cuts the request, or a server-side problem.",
         remedy: "Retry with curl -v https://HOST/ from this machine and compare; check the firewall's logs for this name.",
         docs: &[FW_DOC],
         category: "Other",
-    },
-    CodeInfo {
-        code: "dns-custom-no-forwarder",
+    }
+    DnsCustomNoForwarder = "dns-custom-no-forwarder" {
+        severity: ByNeed,
         title: "Custom DNS server does not forward the privatelink zone",
         cause: "The configured DNS server gives a public answer (or none) for a private-endpoint name, while Azure DNS (168.63.129.16) gives the private one: the private DNS zone is fine and linked, but the custom DNS server has no conditional forwarder to Azure DNS for it.",
         remedy: "On the custom DNS server, add a conditional forwarder to 168.63.129.16 for each zone listed (the public zone, e.g. blob.core.windows.net, or the privatelink zone), from a DNS server inside the VNet. With a VPN gateway and custom DNS, 168.63.129.16 must also be in the VNet's DNS list.",
         docs: &[DNS_DOC, PE_DNS_DOC],
         category: "DNS resolution",
-    },
-    CodeInfo {
-        code: "dns-hosts-override",
+    }
+    DnsHostsOverride = "dns-hosts-override" {
+        severity: ByNeed,
         title: "/etc/hosts pins an Azure name",
         cause: "A hosts-file entry decides the address of this name before DNS is asked. It was probably added to work around DNS once; it does not follow the private endpoint when its address changes, and it hides what DNS would say.",
         remedy: "Remove the entry and fix DNS instead (privatelink zone link, or a conditional forwarder); if it must stay, check the address against the private endpoint's network interface.",
         docs: &[DNS_DOC, TS_DOC],
         category: "DNS resolution",
-    },
-    CodeInfo {
-        code: "proxy-unreachable",
+    }
+    ProxyUnreachable = "proxy-unreachable" {
+        severity: Error,
         title: "The configured proxy does not accept connections",
         cause: "A proxy variable names a proxy, and the TCP connection to it failed (refused, timed out or no route), so nothing that honours the variable can reach the internet.",
         remedy: "Check the proxy's address and port in the variable, and that this subnet may reach it (NSG, route table).",
         docs: &[FW_DOC],
         category: "Network security rules",
-    },
-    CodeInfo {
-        code: "http-proxy-auth",
+    }
+    HttpProxyAuth = "http-proxy-auth" {
+        severity: ByNeed,
         title: "The proxy requires authentication",
         cause: "The proxy answered 407 Proxy Authentication Required: it wants credentials the request did not carry (none in the proxy URL, or wrong ones).",
         remedy: "Put the proxy user in the URL (http://user:password@proxy:port, percent-encoding special characters), or ask for this machine's address to be exempted from proxy authentication; prefer a credential store to a password in ~/.bashrc.",
         docs: &[FW_DOC],
         category: "Network security rules",
-    },
-    CodeInfo {
-        code: "proxy-not-exported",
+    }
+    ProxyNotExported = "proxy-not-exported" {
+        severity: Warning,
         title: "Proxy variable set but not exported",
         cause: "~/.bashrc assigns a proxy variable without `export`: the shell itself has it, but no program started from the shell (pip, conda, az, python, curl) sees it.",
         remedy: "Write `export HTTPS_PROXY=...` (and the same for HTTP_PROXY and NO_PROXY), or add `export NAME` after the assignment.",
         docs: &[NET_DOC],
         category: "Other",
-    },
-    CodeInfo {
-        code: "proxy-env-mismatch",
+    }
+    ProxyEnvMismatch = "proxy-env-mismatch" {
+        severity: Warning,
         title: "Proxy settings differ between ~/.bashrc and this run",
         cause: "The live environment of this run does not have the proxy values ~/.bashrc sets (or the upper- and lower-case variables disagree). A compute instance's setup script, cron and systemd services run non-interactive shells that never read ~/.bashrc, and Ubuntu's default bashrc returns early for them.",
         remedy: "Set the variables where every process sees them: /etc/environment, or export them in the setup script itself before the commands that need them; put them before the 'If not running interactively, don't do anything' guard in ~/.bashrc. Keep HTTPS_PROXY and https_proxy equal.",
         docs: &[NET_DOC, "https://learn.microsoft.com/azure/machine-learning/how-to-customize-compute-instance"],
         category: "Other",
-    },
-    CodeInfo {
-        code: "proxy-malformed",
+    }
+    ProxyMalformed = "proxy-malformed" {
+        severity: ByNeed,
         title: "Proxy variable is not a usable URL",
         cause: "The value cannot be used as a proxy URL (no host, bad port, an unsupported scheme, a path, quotes or spaces). A value without a scheme works for curl but fails in Python requests, pip and conda.",
         remedy: "Use the form http://host:port (or http://user:password@host:port), without quotes inside the value.",
         docs: &[NET_DOC],
         category: "Other",
-    },
-    CodeInfo {
-        code: "proxy-credentials-in-clear",
+    }
+    ProxyCredentialsInClear = "proxy-credentials-in-clear" {
+        severity: Warning,
         title: "Proxy password in clear text",
         cause: "A proxy URL carries a password. Every process on the machine can read it from the environment, and it ends up in shell history, logs and support tickets.",
         remedy: "Use a proxy that authenticates the machine (by address or Kerberos), or keep the password out of ~/.bashrc (a file readable only by you, sourced at login). amlnet masks it as *** in every output.",
         docs: &[NET_DOC],
         category: "Other",
-    },
-    CodeInfo {
-        code: "no-proxy-missing-private",
+    }
+    NoProxyMissingPrivate = "no-proxy-missing-private" {
+        severity: Error,
         title: "Private-endpoint names would be sent to the proxy",
         cause: "A proxy is set and NO_PROXY does not cover these private-endpoint names, so clients send them to the proxy, which reaches the public endpoint (public access disabled: 403) or cannot resolve the private name at all. Clients read NO_PROXY differently; the detail says which send what.",
         remedy: "Add the private-endpoint suffixes to NO_PROXY in a form every client understands: a leading dot (.api.azureml.ms,.notebooks.azure.net,.blob.core.windows.net,.file.core.windows.net,.vault.azure.net,.azurecr.io) or the VNet's address range (CIDR); not '*.suffix', which only Go understands.",
         docs: &[NET_DOC, FW_DOC],
         category: "Other",
-    },
-    CodeInfo {
-        code: "no-proxy-missing-metadata",
+    }
+    NoProxyMissingMetadata = "no-proxy-missing-metadata" {
+        severity: Warning,
         title: "Azure's metadata addresses would be sent to the proxy",
         cause: "A proxy is set and NO_PROXY does not cover 168.63.129.16 (Azure DNS / WireServer) or 169.254.169.254 (the instance metadata service, which serves managed-identity tokens). Requests to them must never go through a proxy.",
         remedy: "Add 168.63.129.16,169.254.169.254 to NO_PROXY (and no_proxy).",
         docs: &["https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service", WIRE_DOC],
         category: "Other",
-    },
-    CodeInfo {
-        code: "run-deadline-exceeded",
+    }
+    RunDeadlineExceeded = "run-deadline-exceeded" {
+        severity: ByNeed,
         title: "Some probes did not finish before the deadline",
-        cause: "The whole run is bounded by --deadline; the probes listed had not finished when it passed, so their verdict is unknown.",
+        cause: "The whole run is bounded by --deadline; the probes listed had not finished when it passed, so their verdict is unknown. A run that could not judge a required endpoint is an error: it cannot be called healthy.",
         remedy: "Run again with a longer --deadline, a shorter --timeout, or a higher --concurrency.",
         docs: &[],
         category: "Other",
-    },
-];
+    }
+}
 
-/// Looks up a code.
-pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
-    CODES.iter().find(|c| c.code == code)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_distinct_kebab_case_and_parse_back() {
+        for (i, code) in Code::ALL.iter().enumerate() {
+            let s = code.as_str();
+            assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{s}");
+            assert_eq!(Code::parse(s), Some(*code));
+            assert_eq!(code.info().code, *code);
+            assert!(Code::ALL[..i].iter().all(|c| c.as_str() != s), "{s} twice");
+        }
+        assert_eq!(Code::parse("dns-nxdomian"), None);
+    }
+
+    #[test]
+    fn severity_follows_the_rule() {
+        assert_eq!(Code::TcpTimeout.severity(true), Severity::Error);
+        assert_eq!(Code::TcpTimeout.severity(false), Severity::Warning);
+        assert_eq!(Code::DnsZoneOverride.severity(true), Severity::Warning);
+        assert_eq!(Code::TlsInspected.severity(true), Severity::Info);
+        assert_eq!(Code::ProxyUnreachable.severity(false), Severity::Error);
+    }
 }

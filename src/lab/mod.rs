@@ -60,8 +60,8 @@ pub struct Lab {
     pub vnet_cidr: Vec<IpNet>,
     /// A second DNS server with the healthy answers, standing in for Azure DNS.
     pub azure_dns: Option<SocketAddr>,
-    /// The proxy the scenario's client is configured with, and its NO_PROXY.
-    pub proxy: Option<crate::probe::ProxyRoute>,
+    /// The client's proxy variables (`https_proxy`, `no_proxy`), when the scenario has a proxy.
+    pub proxy_env: Vec<(String, String)>,
     /// The address each lab host name resolves to.
     pub addresses: BTreeMap<String, IpAddr>,
     /// CA certificates (PEM) the client of this scenario trusts.
@@ -192,8 +192,8 @@ impl Lab {
             }
             None => (None, None),
         };
-        let proxy = match &scenario.proxy {
-            None => None,
+        let proxy_env = match &scenario.proxy {
+            None => Vec::new(),
             Some(spec) => {
                 const CREDENTIALS: (&str, &str) = ("amlnet", "lab-password");
                 let addr = if spec.down {
@@ -214,18 +214,14 @@ impl Lab {
                 } else {
                     String::new()
                 };
-                let url = crate::local::proxy::parse_proxy_url(&format!("http://{auth}{addr}"))
-                    .map_err(|e| anyhow::anyhow!("lab proxy URL: {e}"))?;
-                Some(crate::probe::ProxyRoute {
-                    url,
-                    addr: Some(addr),
-                    no_proxy: spec.no_proxy.clone(),
-                    variable: "https_proxy".into(),
-                })
+                vec![
+                    ("https_proxy".to_string(), format!("http://{auth}{addr}")),
+                    ("no_proxy".to_string(), spec.no_proxy.clone()),
+                ]
             }
         };
         Ok(Lab {
-            proxy,
+            proxy_env,
             dns,
             connect_to,
             vnet_cidr: scenario.vnet_cidr.clone(),
@@ -242,6 +238,14 @@ impl Lab {
 }
 
 impl Lab {
+    /// The machine of this scenario's client: its proxy variables (when the
+    /// scenario has a proxy) and nothing else; never this machine's own.
+    pub fn machine(&self) -> crate::local::Machine {
+        let env_proxy =
+            self.proxy_env.iter().map(|(name, value)| (name.clone(), crate::local::Secret(value.clone()))).collect();
+        crate::local::Machine { env_proxy, simulated: true, ..crate::local::Machine::default() }
+    }
+
     /// The trusted CA certificates as `--ca-file` contents would give them.
     pub fn trusted_roots(&self) -> Vec<(String, Vec<u8>)> {
         self.trusted_pem

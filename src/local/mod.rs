@@ -72,6 +72,8 @@ pub struct Machine {
     pub bashrc: Option<bashrc::ShellFile>,
     /// Its path.
     pub bashrc_path: Option<String>,
+    /// Not this machine: the lab's simulated one (`amlnet demo`).
+    pub simulated: bool,
 }
 
 impl Machine {
@@ -95,6 +97,7 @@ impl Machine {
                 .collect(),
             bashrc: bashrc_path.as_ref().map(|p| bashrc::read(p, env)),
             bashrc_path: bashrc_path.map(|p| p.display().to_string()),
+            simulated: false,
         }
     }
 
@@ -132,6 +135,41 @@ impl Machine {
             }
         }
         out
+    }
+}
+
+/// The proxy variables in force for this run, decided once and used by
+/// both the probes and the rules, so that what is probed is what is judged.
+/// The live environment decides; when it has no proxy variable at all, the
+/// exports of the shell startup file do (what an interactive shell gets).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProxySettings {
+    /// The proxy an `https://` request uses: the variable (and the file line
+    /// when it came from the file) and its raw value.
+    pub https: Option<(String, Secret)>,
+    /// `NO_PROXY` as curl and requests pick it; empty when unset.
+    pub no_proxy: String,
+    /// Whether a proxy for plain `http://` is set (http_proxy or ALL_PROXY).
+    pub http_set: bool,
+}
+
+impl Machine {
+    /// The proxy variables in force (see [`ProxySettings`]).
+    pub fn proxy_settings(&self) -> ProxySettings {
+        let use_file = self.env_proxy.is_empty();
+        let from_file = |n: &str| self.bashrc.as_ref().and_then(|f| f.last(n)).filter(|a| use_file && a.exported);
+        let get = |n: &str| self.env(n).or_else(|| from_file(n).map(|a| a.value.clone()));
+        let https = proxy::https_proxy_value(&get).map(|(variable, value)| {
+            let label = match from_file(&variable) {
+                Some(a) => format!("{variable} ({} line {})", a.file, a.line),
+                None => variable,
+            };
+            (label, Secret(value))
+        });
+        let http_set = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+            .iter()
+            .any(|n| get(n).is_some_and(|v| !v.is_empty()));
+        ProxySettings { https, no_proxy: proxy::no_proxy_value(&get).map(|(_, v)| v).unwrap_or_default(), http_set }
     }
 }
 

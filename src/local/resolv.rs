@@ -3,13 +3,10 @@
 //! hickory's parser gives the servers but drops the options text, which the
 //! report shows as it is, so the few line kinds are read here.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use serde::Serialize;
-
-/// Azure's DNS and WireServer address, the same in every region and cloud.
-pub const AZURE_DNS: IpAddr = IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16));
 
 /// What a resolv.conf says.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -65,6 +62,7 @@ impl ResolvConf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::AZURE_DNS;
 
     #[test]
     fn reads_servers_search_and_options() {

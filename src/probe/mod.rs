@@ -300,8 +300,8 @@ async fn probe_name(
     let work = async {
         let _permit = permits.acquire().await;
         let mut obs = dns::resolve(servers, host).await;
-        let privately = obs.outcome == NameOutcome::Resolved
-            && obs.addresses.iter().all(|a| crate::diagnose::address::is_private_range(*a));
+        let privately =
+            obs.outcome == NameOutcome::Resolved && obs.addresses.iter().all(|a| crate::net::is_private_range(*a));
         if let (Some(azure), false) = (azure, privately) {
             obs.azure_answer = Some(Box::new(dns::resolve(std::slice::from_ref(azure), host).await));
         }

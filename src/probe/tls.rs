@@ -195,6 +195,8 @@ pub struct TlsObservation {
     pub verified: bool,
     /// Time spent on the handshake.
     pub elapsed: Duration,
+    /// This machine's clock at the handshake (RFC 3339), which validity is judged against.
+    pub clock: String,
 }
 
 /// Shakes hands over `stream` with `host` as SNI.
@@ -208,6 +210,7 @@ pub async fn handshake(stream: TcpStream, host: &str, trust: &TrustStore, timeou
         chain: Vec::new(),
         verified: false,
         elapsed: Duration::ZERO,
+        clock: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
     };
     let config = match trust.client_config(seen.clone()) {
         Ok(c) => c,
@@ -307,9 +310,4 @@ fn summarise(der: &CertificateDer<'_>) -> Option<CertSummary> {
         not_before: time(cert.validity().not_before.timestamp()),
         not_after: time(cert.validity().not_after.timestamp()),
     })
-}
-
-/// This machine's clock, for the clock-skew hint.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }

@@ -1,6 +1,7 @@
 //! JUnit XML: one test case per check, so a CI system shows each failure.
 
 use super::Report;
+use super::record::CheckRecord;
 use crate::diagnose::{Area, Status};
 
 fn xml(s: &str) -> String {
@@ -10,15 +11,16 @@ fn xml(s: &str) -> String {
 /// Renders the checks as a JUnit test report.
 pub fn render(r: &Report) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let failures = r.checks.iter().filter(|c| c.status == Status::Fail).count();
-    let skipped = r.checks.iter().filter(|c| c.status == Status::Skip).count();
+    let records: Vec<CheckRecord> = r.checks.iter().map(CheckRecord::of).collect();
+    let failures = records.iter().filter(|c| c.status == Status::Fail).count();
+    let skipped = records.iter().filter(|c| c.status == Status::Skip).count();
     out.push_str(&format!(
         "<testsuites name=\"amlnet\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{:.3}\">\n",
-        r.checks.len(),
+        records.len(),
         r.duration_ms as f64 / 1000.0
     ));
     for (area, name) in [(Area::Dns, "names"), (Area::Tcp, "tcp"), (Area::Udp, "udp")] {
-        let checks: Vec<_> = r.checks.iter().filter(|c| c.area == area).collect();
+        let checks: Vec<&CheckRecord> = records.iter().filter(|c| c.area == area).collect();
         if checks.is_empty() {
             continue;
         }
@@ -30,11 +32,8 @@ pub fn render(r: &Report) -> String {
                 xml(&c.id),
                 c.elapsed_ms as f64 / 1000.0
             ));
-            let msg = xml(&format!(
-                "{}{}",
-                c.code.map(|c| format!("{c}: ")).unwrap_or_default(),
-                c.error.as_deref().unwrap_or("")
-            ));
+            let msg =
+                xml(&format!("{}{}", c.code.map(|c| format!("{c}: ")).unwrap_or_default(), c.error.unwrap_or("")));
             match c.status {
                 Status::Pass => out.push_str("/>\n"),
                 Status::Fail => out.push_str(&format!(">\n      <failure message=\"{msg}\"/>\n    </testcase>\n")),

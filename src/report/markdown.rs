@@ -1,6 +1,7 @@
 //! Markdown: for a support ticket. Findings as sections, evidence as tables.
 
 use super::Report;
+use super::record::CheckRecord;
 use crate::diagnose::{Area, Status};
 
 fn cell(s: &str) -> String {
@@ -49,30 +50,30 @@ pub fn render(r: &Report) -> String {
         out.push('\n');
     }
     out.push_str("## Names\n\n| status | host | CNAME chain | addresses | resolver |\n|---|---|---|---|---|\n");
-    for c in r.checks.iter().filter(|c| c.area == Area::Dns) {
+    for c in r.checks.iter().map(CheckRecord::of).filter(|c| c.area == Area::Dns) {
         let addrs: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
         out.push_str(&format!(
             "| {} | `{}` | {} | {} | {} |\n",
             status(c.status),
             c.host,
             cell(&c.cname_chain.join(" → ")),
-            cell(&if addrs.is_empty() { c.error.clone().unwrap_or_default() } else { addrs.join(", ") }),
+            cell(&if addrs.is_empty() { c.error.unwrap_or_default().to_string() } else { addrs.join(", ") }),
             c.resolver.as_deref().unwrap_or("")
         ));
     }
     out.push_str(
         "\n## Paths\n\n| status | protocol | host | port | state | TLS issuer | HTTP | ms |\n|---|---|---|---|---|---|---|---|\n",
     );
-    for c in r.checks.iter().filter(|c| c.area != Area::Dns) {
+    for c in r.checks.iter().map(CheckRecord::of).filter(|c| c.area != Area::Dns) {
         out.push_str(&format!(
             "| {} | {} | `{}` | {} | {} | {} | {} | {} |\n",
             status(c.status),
             c.protocol.map(|p| p.to_string()).unwrap_or_default(),
             c.host,
             c.port.unwrap_or(0),
-            cell(c.tcp_state.or(c.udp_state).map(str::to_string).or_else(|| c.error.clone()).as_deref().unwrap_or("")),
-            cell(c.tls.as_ref().and_then(|t| t["issuer"].as_str()).unwrap_or("")),
-            c.http.as_ref().and_then(|h| h["status"].as_u64()).map(|s| s.to_string()).unwrap_or_default(),
+            cell(c.tcp_state.or(c.udp_state).or(c.error).unwrap_or("")),
+            cell(c.tls.as_ref().and_then(|t| t.issuer.as_deref()).unwrap_or("")),
+            c.http.as_ref().and_then(|h| h.status).map(|s| s.to_string()).unwrap_or_default(),
             c.elapsed_ms
         ));
     }

@@ -1,21 +1,24 @@
-//! The report: one data structure (JSON schema v1 of DESIGN.md) and one
-//! renderer per format. Renderers only format what they are given.
+//! The report: one data structure, documented by `schema/report-v1.json`
+//! (JSON schema v1), and one renderer per format. Renderers only format
+//! what they are given; `record.rs` owns the JSON shape of a check.
 
+pub mod explain;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod plan;
+pub mod record;
 pub mod text;
 
 use serde::Serialize;
 
-use crate::diagnose::address::AddressRule;
 use crate::diagnose::{Check, Finding, Severity, Status};
 use crate::local::HostInfo;
 use crate::local::hosts::HostsEntry;
 use crate::local::interfaces::InterfaceAddress;
 use crate::local::proxy::ProxyVariable;
 use crate::local::resolv::ResolvConf;
+use crate::net::AddressRule;
 use crate::plan::Omission;
 use crate::target::Target;
 
@@ -119,7 +122,7 @@ impl Report {
         Summary {
             errors: findings.iter().filter(|f| f.severity == Severity::Error).count(),
             warnings: findings.iter().filter(|f| f.severity == Severity::Warning).count(),
-            passed: checks.iter().filter(|c| c.status == Status::Pass).count(),
+            passed: checks.iter().filter(|c| c.status() == Status::Pass).count(),
         }
     }
 

@@ -7,6 +7,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::{IpNet, Ipv4Net};
 use serde::Serialize;
 
+/// Azure's DNS and WireServer address, the same in every region and cloud.
+pub const AZURE_DNS: IpAddr = IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16));
+
 /// Docker's default bridge on Azure ML compute, 172.17.0.0/16.
 pub const DOCKER_BRIDGE: IpNet = IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(172, 17, 0, 0), 16));
 

@@ -1,0 +1,336 @@
+//! One run, assembled once. Resolved settings plus a [`Machine`] (what was
+//! read from this machine, or the lab's simulated one) become the
+//! [`CheckRequest`] that `check` runs: which resolvers, whether Azure DNS
+//! is asked too, which proxy is probed, which CAs are trusted, which hosts
+//! entries pin planned names, what the local rules judge. `amlnet check`
+//! and `amlnet demo` both come through here, so the demo exercises the
+//! same decisions as a real run.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use ipnet::IpNet;
+
+use crate::catalogue::Catalogue;
+use crate::check::CheckRequest;
+use crate::diagnose::DiagnoseSettings;
+use crate::local::hosts::HostsEntry;
+use crate::local::proxy::parse_proxy_url;
+use crate::local::{HostInfo, Machine, ProxySettings};
+use crate::net::{AZURE_DNS, AddressPolicy};
+use crate::plan::Plan;
+use crate::probe::{ConnectTo, ProxyRoute, RunSettings, TrustStore};
+use crate::report::Environment;
+use crate::target::{Target, TargetFlags};
+
+/// The areas of `--skip` and `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AreaName {
+    /// Name resolution.
+    Dns,
+    /// TCP reachability.
+    Tcp,
+    /// UDP reachability.
+    Udp,
+    /// TLS handshakes.
+    Tls,
+    /// HTTP requests.
+    Http,
+    /// The proxy path.
+    Proxy,
+    /// This machine's settings.
+    Local,
+    /// Package repositories.
+    Repos,
+    /// VS Code hosts.
+    Vscode,
+}
+
+/// Which areas run: all but `skip`, or only `only`.
+#[derive(Debug, Clone, Default)]
+pub struct Areas {
+    /// `--skip`.
+    pub skip: Vec<AreaName>,
+    /// `--only`.
+    pub only: Vec<AreaName>,
+}
+
+impl Areas {
+    /// Whether `area` runs.
+    pub fn wanted(&self, area: AreaName) -> bool {
+        if self.only.is_empty() { !self.skip.contains(&area) } else { self.only.contains(&area) }
+    }
+
+    /// Leaves out the endpoints of unwanted groups (repos, vscode).
+    pub fn filter_plan(&self, plan: &mut Plan) {
+        let (repos, vscode) = (self.wanted(AreaName::Repos), self.wanted(AreaName::Vscode));
+        plan.retain(|e| match e.group.as_str() {
+            "repos" => repos,
+            "vscode" => vscode,
+            _ => true,
+        });
+    }
+}
+
+/// What names the workspace, before it is resolved into a [`Target`].
+#[derive(Debug, Clone, Default)]
+pub struct TargetInput {
+    /// `--workspace-json FILE` (`-` for standard input).
+    pub workspace_json: Option<String>,
+    /// Every other target flag.
+    pub flags: TargetFlags,
+    /// `--probes DIR`.
+    pub probes: Option<PathBuf>,
+}
+
+/// Reads the catalogue and the workspace description, then resolves the
+/// target (flags over JSON over a compute instance's environment).
+pub fn load_target(input: &TargetInput) -> Result<(Target, Catalogue)> {
+    let catalogue = match &input.probes {
+        Some(dir) => Catalogue::with_extra_dir(dir)?,
+        None => Catalogue::builtin().clone(),
+    };
+    let json = match input.workspace_json.as_deref() {
+        None => None,
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).context("--workspace-json -: cannot read standard input")?;
+            Some(("--workspace-json (stdin)".to_string(), text))
+        }
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| anyhow!("--workspace-json {path}: {e}"))?;
+            let text = String::from_utf8(bytes).map_err(|_| anyhow!("--workspace-json {path}: not UTF-8 text"))?;
+            Some((format!("--workspace-json {path}"), text))
+        }
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let target = Target::resolve(json.as_ref().map(|(s, t)| (s.as_str(), t.as_str())), &input.flags, &env)?;
+    Ok((target, catalogue))
+}
+
+/// How long and how wide a run may be.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Per probe.
+    pub timeout: Duration,
+    /// Whole run.
+    pub deadline: Duration,
+    /// Probes in flight at once.
+    pub concurrency: usize,
+}
+
+/// DNS servers chosen explicitly instead of the machine's resolv.conf.
+#[derive(Debug, Clone)]
+pub struct DnsChoice {
+    /// The servers, in order.
+    pub servers: Vec<SocketAddr>,
+    /// Where they came from, for the report (`--dns-server`, a lab scenario).
+    pub source: String,
+}
+
+/// The CAs a run trusts.
+#[derive(Debug, Clone, Default)]
+pub struct TrustSource {
+    /// The operating system's store (with SSL_CERT_FILE / SSL_CERT_DIR).
+    pub system: bool,
+    /// `--ca-file` paths.
+    pub files: Vec<PathBuf>,
+    /// CA certificates given as PEM text, with a name each (the lab's).
+    pub pem: Vec<(String, Vec<u8>)>,
+}
+
+/// Everything a run is told, resolved from flags (or by the demo).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Explicit DNS servers; `None` asks the machine's resolv.conf.
+    pub dns: Option<DnsChoice>,
+    /// Azure DNS to ask too when the resolver is custom; `None` means 168.63.129.16.
+    pub azure_dns: Option<SocketAddr>,
+    /// What counts as inside the VNet.
+    pub vnet_cidr: Vec<IpNet>,
+    /// Dialling overrides.
+    pub connect_to: Vec<ConnectTo>,
+    /// Which areas run.
+    pub areas: Areas,
+    /// Trust for TLS.
+    pub trust: TrustSource,
+    /// Never send a packet beyond loopback.
+    pub loopback_only: bool,
+    /// Time and width.
+    pub limits: Limits,
+}
+
+/// Builds the request for one run of `plan`.
+pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostInfo) -> Result<CheckRequest> {
+    let (dns_servers, source) = resolvers(options, &machine)?;
+    let uses_azure_dns = dns_servers.iter().any(|s| s.ip() == AZURE_DNS);
+    let azure_dns = azure_dns(options, uses_azure_dns, &dns_servers);
+    let proxy = machine.proxy_settings();
+    let areas = &options.areas;
+    let route = proxy_route(&proxy).filter(|_| areas.wanted(AreaName::Proxy));
+    let planned: HashSet<&str> = plan.endpoints.iter().map(|e| e.host.as_str()).collect();
+    let pinned: Vec<HostsEntry> = machine.hosts.iter().filter(|h| planned.contains(h.name.as_str())).cloned().collect();
+    let trust = if areas.wanted(AreaName::Tls) { Some(trust_store(&options.trust)?) } else { None };
+    let run = RunSettings {
+        dns_servers: dns_servers.clone(),
+        connect_to: options.connect_to.clone(),
+        timeout: options.limits.timeout,
+        deadline: options.limits.deadline,
+        concurrency: options.limits.concurrency,
+        tcp: areas.wanted(AreaName::Tcp),
+        udp: areas.wanted(AreaName::Udp),
+        loopback_only: options.loopback_only,
+        trust,
+        http: areas.wanted(AreaName::Http) && areas.wanted(AreaName::Tls),
+        proxy: route,
+        azure_dns,
+        hosts_overrides: pinned.clone(),
+    };
+    let environment = Environment {
+        resolvers: dns_servers.iter().map(|s| s.to_string()).collect(),
+        resolvers_source: source,
+        proxy: machine.proxy_report(),
+        hosts_overrides: pinned,
+        interfaces: machine.interfaces.clone(),
+        resolv_conf: machine.resolv.clone(),
+        uses_azure_dns,
+        machine_read: !machine.simulated,
+        notes: notes(options, &machine, &proxy),
+        address_rule: None,
+    };
+    let diagnose = DiagnoseSettings {
+        policy: AddressPolicy::new(options.vnet_cidr.clone()),
+        judge_dns: areas.wanted(AreaName::Dns),
+        machine,
+        proxy,
+        judge_local: areas.wanted(AreaName::Local),
+    };
+    Ok(CheckRequest { plan, run, diagnose, environment, host })
+}
+
+/// The servers asked, and where they came from.
+fn resolvers(options: &RunOptions, machine: &Machine) -> Result<(Vec<SocketAddr>, String)> {
+    let (servers, source) = match (&options.dns, &machine.resolv) {
+        (Some(choice), _) => (choice.servers.clone(), choice.source.clone()),
+        (None, Some(rc)) if !rc.nameservers.is_empty() => (rc.servers(), rc.path.clone()),
+        (None, Some(rc)) => bail!("{}: no nameserver lines (give --dns-server)", rc.path),
+        (None, None) => {
+            bail!("{} (give --dns-server or --resolv-conf)", machine.resolv_error.clone().unwrap_or_default())
+        }
+    };
+    if options.loopback_only
+        && let Some(outside) = servers.iter().find(|s| !s.ip().is_loopback())
+    {
+        bail!("--loopback-only: the DNS server {outside} is not on loopback (give --dns-server 127.0.0.1:PORT)");
+    }
+    Ok((servers, source))
+}
+
+/// With a custom resolver, Azure DNS is asked too, to tell a missing
+/// forwarder from a missing zone; never when the resolver is Azure DNS,
+/// and never beyond loopback when the run is confined to it.
+fn azure_dns(options: &RunOptions, uses_azure_dns: bool, servers: &[SocketAddr]) -> Option<SocketAddr> {
+    let azure = options.azure_dns.or((!uses_azure_dns).then_some(SocketAddr::new(AZURE_DNS, 53)))?;
+    let allowed = !options.loopback_only || azure.ip().is_loopback();
+    (allowed && !servers.contains(&azure)).then_some(azure)
+}
+
+/// The proxy the HTTPS paths go through, when it is one amlnet can speak to.
+fn proxy_route(proxy: &ProxySettings) -> Option<ProxyRoute> {
+    let (variable, value) = proxy.https.as_ref()?;
+    let url = parse_proxy_url(&value.0).ok().filter(|u| u.scheme == "http")?;
+    Some(ProxyRoute { url, addr: None, no_proxy: proxy.no_proxy.clone(), variable: variable.clone() })
+}
+
+fn trust_store(source: &TrustSource) -> Result<TrustStore> {
+    let mut pem = source.pem.clone();
+    for path in &source.files {
+        pem.push(TrustStore::read_pem(path).map_err(|e| anyhow!(e))?);
+    }
+    TrustStore::load(source.system, &pem).map_err(|e| anyhow!("--ca-file {e}"))
+}
+
+/// Remarks on what was read, for the report.
+fn notes(options: &RunOptions, machine: &Machine, proxy: &ProxySettings) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    if machine.simulated {
+        notes.push("demo: this machine's proxy variables, ~/.bashrc, /etc/hosts and addresses are not read".into());
+    }
+    notes.extend(machine.bashrc.iter().flat_map(|f| f.notes.iter()).map(|n| match n.line {
+        Some(l) => format!("{} line {l}: {}", n.file, n.message),
+        None => format!("{}: {}", n.file, n.message),
+    }));
+    notes.extend(machine.resolv_error.clone());
+    if options.dns.is_none() && machine.resolv.as_ref().is_some_and(|r| r.is_systemd_stub()) {
+        notes.push(
+            "resolv.conf points at systemd-resolved (127.0.0.53); `resolvectl status` shows the servers behind it"
+                .into(),
+        );
+    }
+    if let Some((name, value)) = &proxy.https
+        && parse_proxy_url(&value.0).is_ok_and(|u| u.scheme != "http")
+    {
+        notes.push(format!(
+            "{name} is not an http:// proxy: the proxy path was not probed (amlnet speaks HTTP CONNECT)"
+        ));
+    }
+    notes
+}
+
+/// What a run will use, one fact a line, every value masked: `--verbose`.
+pub fn describe(request: &CheckRequest) -> Vec<String> {
+    let (run, env) = (&request.run, &request.environment);
+    let mut lines = vec![format!("resolvers {} (from {})", env.resolvers.join(", "), env.resolvers_source)];
+    match run.azure_dns {
+        Some(a) => lines.push(format!("Azure DNS {a} is asked too for private names answered badly")),
+        None => lines.push("Azure DNS is not asked (the resolver is Azure DNS, or the run is loopback-only)".into()),
+    }
+    match &run.proxy {
+        Some(p) => lines.push(format!(
+            "HTTPS goes through {} (from {}); NO_PROXY='{}' read as Python requests reads it",
+            p.url.masked(),
+            p.variable,
+            p.no_proxy
+        )),
+        None => lines.push("no HTTPS proxy in this environment: everything is dialled directly".into()),
+    }
+    for v in &env.proxy {
+        lines.push(format!("proxy variable {}={} ({:?})", v.name, v.value, v.origin));
+    }
+    if let Some(t) = &run.trust {
+        lines.extend(t.notes.iter().map(|n| format!("trust: {n}")));
+    }
+    for h in &run.hosts_overrides {
+        lines.push(format!("{} line {} pins {} to {}", h.file, h.line, h.name, h.address));
+    }
+    lines.extend(env.notes.iter().cloned());
+    lines.push(format!(
+        "timeout {:?} per probe, deadline {:?}, {} in flight",
+        run.timeout, run.deadline, run.concurrency
+    ));
+    lines.into_iter().map(|l| crate::redact::mask_url(&l)).collect()
+}
+
+/// The workspace the demo's lab simulates, planned from the built-in catalogue.
+pub fn demo_plan() -> Plan {
+    Plan::build(Catalogue::builtin(), &crate::lab::lab_target())
+}
+
+/// The options of a demo run against `lab`: its DNS server, its address
+/// rules, its CAs only (never this machine's store), loopback only.
+pub fn demo_options(lab: &crate::lab::Lab, scenario: &str, limits: Limits) -> RunOptions {
+    RunOptions {
+        dns: Some(DnsChoice { servers: vec![lab.dns], source: format!("lab scenario '{scenario}'") }),
+        azure_dns: lab.azure_dns,
+        vnet_cidr: lab.vnet_cidr.clone(),
+        connect_to: lab.connect_to.clone(),
+        areas: Areas::default(),
+        trust: TrustSource { system: false, files: Vec::new(), pem: lab.trusted_roots() },
+        loopback_only: true,
+        limits,
+    }
+}

@@ -1,0 +1,234 @@
+//! The command line: flags parsed by clap and resolved into the plain
+//! settings `assembly` takes; results mapped to exit statuses. Every input
+//! error becomes one line and exit status 2 here, before anything is probed.
+
+mod args;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
+
+use crate::assembly::{self, Areas, DnsChoice, Limits, RunOptions, TargetInput, TrustSource};
+use crate::check::check;
+use crate::diagnose::Severity;
+use crate::lab::{self, Lab};
+use crate::local::{HostInfo, Machine, MachinePaths};
+use crate::plan::Plan;
+use crate::report::Report;
+use crate::target::TargetFlags;
+use args::{CheckArgs, Cli, Command, DemoArgs, FailOn, OutputArgs, PlanArgs, PlanFormat, ProbeArgs, TargetArgs};
+
+/// Exit status: no finding at or above the `--fail-on` threshold.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: at least one finding at or above the threshold.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit status: bad usage or bad input.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs amlnet with the process's arguments and environment.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "amlnet: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let first = e.to_string().lines().next().unwrap_or("bad usage").trim_start_matches("error: ").to_string();
+    let _ = writeln!(std::io::stderr(), "amlnet: {first} (see amlnet --help)");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        None => run_check(cli.check),
+        Some(Command::Check(args)) => run_check(*args),
+        Some(Command::Plan(args)) => run_plan(args),
+        Some(Command::Demo(args)) => run_demo(args),
+        Some(Command::Explain(args)) => {
+            write_stdout(&crate::report::explain::render(args.code.as_deref())?)?;
+            Ok(EXIT_OK)
+        }
+        Some(Command::Diff(args)) => {
+            write_stdout(&crate::diff::run(&args.old, &args.new)?)?;
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("'{s}': {e} (examples: 3s, 500ms, 1m)"))?;
+    if d.is_zero() {
+        return Err(format!("'{s}': must be more than zero"));
+    }
+    Ok(d)
+}
+
+impl TargetArgs {
+    fn input(&self) -> TargetInput {
+        TargetInput {
+            workspace_json: self.workspace_json.clone(),
+            flags: TargetFlags {
+                cloud: self.cloud,
+                workspace_id: self.workspace_id.clone(),
+                workspace_name: self.workspace_name.clone(),
+                region: self.region.clone(),
+                storage_accounts: self.storage.clone(),
+                key_vault: self.key_vault.clone(),
+                container_registry: self.acr.clone(),
+                app_insights: self.app_insights.clone(),
+                compute_instance: self.compute_instance.clone(),
+            },
+            probes: self.probes.clone(),
+        }
+    }
+}
+
+impl ProbeArgs {
+    fn limits(&self) -> Limits {
+        Limits { timeout: self.timeout, deadline: self.deadline, concurrency: self.concurrency as usize }
+    }
+}
+
+fn run_plan(args: PlanArgs) -> Result<u8> {
+    let (target, catalogue) = assembly::load_target(&args.target.input())?;
+    let mut plan = Plan::build(&catalogue, &target);
+    Areas { skip: args.skip, only: Vec::new() }.filter_plan(&mut plan);
+    write_stdout(&match args.output {
+        PlanFormat::Json => crate::report::plan::json(&plan),
+        PlanFormat::Text => crate::report::plan::text(&plan),
+    })?;
+    Ok(EXIT_OK)
+}
+
+fn run_check(args: CheckArgs) -> Result<u8> {
+    let (target, catalogue) = assembly::load_target(&args.target.input())?;
+    let net = args.network;
+    if target.region.is_none() && target.workspace_id.is_none() {
+        bail!(
+            "no workspace named: give --workspace-json FILE (az ml workspace show -o json), or --workspace-id with --region; `amlnet demo` shows a check on a simulated network"
+        );
+    }
+    let areas = Areas { skip: net.skip, only: net.only };
+    let mut plan = Plan::build(&catalogue, &target);
+    areas.filter_plan(&mut plan);
+    if plan.endpoints.is_empty() {
+        bail!("nothing to check: every catalogue entry was left out (see `amlnet plan`)");
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let paths = MachinePaths { bashrc: net.bashrc, hosts_file: net.hosts_file, resolv_conf: net.resolv_conf };
+    let machine = Machine::read(&paths, &env);
+    let options = RunOptions {
+        dns: (!net.dns_server.is_empty())
+            .then(|| DnsChoice { servers: net.dns_server, source: "--dns-server".to_string() }),
+        azure_dns: net.azure_dns,
+        vnet_cidr: net.vnet_cidr,
+        connect_to: net.connect_to,
+        areas,
+        trust: TrustSource { system: true, files: net.ca_file, pem: Vec::new() },
+        loopback_only: net.loopback_only,
+        limits: net.probe.limits(),
+    };
+    let request = assembly::assemble(plan, &options, machine, HostInfo::detect())?;
+    if args.output.verbose {
+        for line in assembly::describe(&request) {
+            let _ = writeln!(std::io::stderr(), "amlnet: {line}");
+        }
+    }
+    let progress = progress(request.plan.endpoints.len());
+    let report = runtime()?.block_on(check(request));
+    progress.finish_and_clear();
+    emit(&report?, &args.output)
+}
+
+fn run_demo(args: DemoArgs) -> Result<u8> {
+    if args.list {
+        let rows: String = lab::scenarios().iter().map(|s| format!("{:<30} {}\n", s.name, s.summary)).collect();
+        write_stdout(&rows)?;
+        return Ok(EXIT_OK);
+    }
+    let scenario = lab::find(&args.scenario).ok_or_else(|| {
+        let names: Vec<&str> = lab::scenarios().iter().map(|s| s.name.as_str()).collect();
+        anyhow!("--scenario {}: no such scenario (one of: {})", args.scenario, names.join(", "))
+    })?;
+    let plan = assembly::demo_plan();
+    let report = runtime()?.block_on(async {
+        let lab = Lab::start(scenario, &plan).await?;
+        if std::io::stderr().is_terminal() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "amlnet demo: scenario '{}' on a lab network at {} (loopback only)",
+                scenario.name,
+                lab.dns
+            );
+        }
+        let options = assembly::demo_options(&lab, &scenario.name, args.probe.limits());
+        let request = assembly::assemble(plan, &options, lab.machine(), HostInfo::detect())?;
+        let report = check(request).await;
+        drop(lab);
+        report
+    })?;
+    emit(&report, &args.output)
+}
+
+/// A spinner on stderr while probing; indicatif draws nothing when stderr
+/// is not a terminal, so scripts and setup-script logs stay clean.
+fn progress(endpoints: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(format!("probing {endpoints} endpoints"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+fn emit(report: &Report, out: &OutputArgs) -> Result<u8> {
+    let to_terminal = out.out.is_none() && std::io::stdout().is_terminal();
+    let color = to_terminal && !out.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    colored::control::set_override(color);
+    let text = report.render(out.output, color);
+    match &out.out {
+        Some(path) => std::fs::write(path, text).map_err(|e| anyhow!("--out {}: {e}", path.display()))?,
+        None => write_stdout(&text)?,
+    }
+    let threshold = match out.fail_on {
+        FailOn::Never => return Ok(EXIT_OK),
+        FailOn::Warning => Severity::Warning,
+        FailOn::Error => Severity::Error,
+    };
+    let failing = report.findings.iter().any(|f| f.severity <= threshold);
+    Ok(if failing { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+fn write_stdout(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! Rules about names: what the resolver answered (or the hosts file
+//! pinned) against what the endpoint needs: a private address reached
+//! through its privatelink CNAME, inside the VNet.
+
+use super::{Code, Collector, DiagnoseSettings, Hit, NameCheck, PlannedEndpoint, Status, Verdict, any_required};
+use crate::catalogue::Expect;
+use crate::net::AddressClass;
+use crate::probe::{NameObservation, NameOutcome};
+
+/// What a rule concluded about a name.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct NameVerdict {
+    pub code: Code,
+    pub evidence: String,
+    /// It works today (a private pin): judged as if only situationally needed.
+    pub works_today: bool,
+}
+
+impl NameVerdict {
+    fn new(code: Code, evidence: String) -> NameVerdict {
+        NameVerdict { code, evidence, works_today: false }
+    }
+}
+
+/// Judges one name and records its finding.
+pub(super) fn judge(
+    name: &NameObservation,
+    endpoints: &[&PlannedEndpoint],
+    settings: &DiagnoseSettings,
+    out: &mut Collector,
+) -> NameCheck {
+    let mut verdict = Verdict::pass(outcome_words(&name.outcome));
+    if !settings.judge_dns {
+        verdict.status = Status::Skip;
+        verdict.error = Some("not judged (--skip dns); resolved only to dial".into());
+        return NameCheck { seen: name.clone(), verdict };
+    }
+    let private = endpoints.iter().find(|e| e.expect == Expect::Private).copied();
+    let Some(found) = judge_name(name, private, settings) else {
+        return NameCheck { seen: name.clone(), verdict };
+    };
+    let severity = found.code.severity(any_required(endpoints) && !found.works_today);
+    verdict.code = Some(found.code);
+    verdict.error = Some(found.evidence.clone());
+    if found.code == Code::RunDeadlineExceeded {
+        verdict.status = Status::Skip;
+        let label = format!("dns {}", name.host);
+        out.add(found.code, severity, Hit::new(&label, format!("{label}: unfinished at the deadline")));
+        return NameCheck { seen: name.clone(), verdict };
+    }
+    verdict.status = Status::of(severity);
+    let evidence = if found.evidence.starts_with(&name.host) {
+        found.evidence
+    } else {
+        format!("{}: {}", name.host, found.evidence)
+    };
+    let zone = private.and_then(|p| p.privatelink_zone.clone()).filter(|_| found.code.names_zone());
+    out.add(found.code, severity, Hit { zone, ..Hit::new(&name.host, evidence) });
+    NameCheck { seen: name.clone(), verdict }
+}
+
+/// A DNS outcome in a few words, for the check.
+fn outcome_words(outcome: &NameOutcome) -> Option<String> {
+    Some(match outcome {
+        NameOutcome::Resolved => return None,
+        NameOutcome::NxDomain { missing } => format!("NXDOMAIN for {missing}"),
+        NameOutcome::NoAddress => "no address record".into(),
+        NameOutcome::CnameLoop => "CNAME loop".into(),
+        NameOutcome::ServerError(c) => format!("server answered {c}"),
+        NameOutcome::Timeout => "no DNS server answered".into(),
+        NameOutcome::Failed(e) => e.clone(),
+        NameOutcome::DeadlineExceeded => "deadline reached".into(),
+    })
+}
+
+/// `host -> cname -> cname -> addresses`.
+pub fn chain_text(name: &NameObservation) -> String {
+    let mut parts = vec![name.host.clone()];
+    parts.extend(name.cname_chain.iter().cloned());
+    let addrs: Vec<String> = name.addresses.iter().map(|a| a.to_string()).collect();
+    if !addrs.is_empty() {
+        parts.push(addrs.join(", "));
+    }
+    parts.join(" -> ")
+}
+
+pub(super) fn judge_name(
+    name: &NameObservation,
+    private: Option<&PlannedEndpoint>,
+    settings: &DiagnoseSettings,
+) -> Option<NameVerdict> {
+    if name.pinned.is_some() {
+        return pinned_verdict(name, settings);
+    }
+    let verdict = judge_answer(name, private, settings);
+    forwarder_verdict(name, private, settings, verdict.as_ref()).or(verdict)
+}
+
+/// A hosts-file entry decided the address; DNS was not asked.
+fn pinned_verdict(name: &NameObservation, settings: &DiagnoseSettings) -> Option<NameVerdict> {
+    let entry = name.pinned.as_ref()?;
+    let class = settings.policy.classify(entry.address);
+    let code = if class == AddressClass::DockerBridge { Code::DockerBridgeOverlap } else { Code::DnsHostsOverride };
+    let evidence =
+        format!("{} -> {} pinned by {} line {} (DNS not asked)", name.host, entry.address, entry.file, entry.line);
+    Some(NameVerdict { code, evidence, works_today: class == AddressClass::Private })
+}
+
+/// Where Azure DNS knows the private answer the configured server lacks,
+/// the cause is the server's forwarding, not the zone.
+fn forwarder_verdict(
+    name: &NameObservation,
+    private: Option<&PlannedEndpoint>,
+    settings: &DiagnoseSettings,
+    verdict: Option<&NameVerdict>,
+) -> Option<NameVerdict> {
+    let (verdict, azure) = (verdict?, name.azure_answer.as_ref()?);
+    let forwardable = matches!(
+        verdict.code,
+        Code::DnsPublicAnswer | Code::DnsNoPrivatelink | Code::DnsNxdomain | Code::DnsTimeout | Code::DnsServerError
+    );
+    if !forwardable || azure.outcome != NameOutcome::Resolved || judge_answer(azure, private, settings).is_some() {
+        return None;
+    }
+    Some(NameVerdict::new(
+        Code::DnsCustomNoForwarder,
+        format!(
+            "{}; Azure DNS ({}) answers {}",
+            verdict.evidence,
+            azure.resolver.map(|r| r.to_string()).unwrap_or_default(),
+            chain_text(azure)
+        ),
+    ))
+}
+
+/// The verdict on what the resolver answered.
+fn judge_answer(
+    name: &NameObservation,
+    private: Option<&PlannedEndpoint>,
+    settings: &DiagnoseSettings,
+) -> Option<NameVerdict> {
+    let by = name.resolver.map(|r| format!(" (answered by {r})")).unwrap_or_default();
+    let (code, evidence) = match &name.outcome {
+        NameOutcome::Resolved => return resolved_verdict(name, private, settings, &by),
+        NameOutcome::Timeout => (Code::DnsTimeout, format!("no answer from {}", name.problems.join("; "))),
+        NameOutcome::Failed(e) => (Code::DnsTimeout, e.clone()),
+        NameOutcome::DeadlineExceeded => (Code::RunDeadlineExceeded, "unfinished at the deadline".into()),
+        NameOutcome::ServerError(code) => (Code::DnsServerError, format!("{code}{by}")),
+        NameOutcome::NxDomain { missing } if missing == &name.host => {
+            (Code::DnsNxdomain, format!("{missing} does not exist{by}"))
+        }
+        NameOutcome::NxDomain { missing } => {
+            (Code::DnsNxdomain, format!("{}: {missing} does not exist{by}", chain_text(name)))
+        }
+        NameOutcome::NoAddress => (Code::DnsNoAddress, format!("{}: no A record{by}", chain_text(name))),
+        NameOutcome::CnameLoop => (Code::DnsNoAddress, format!("{}: CNAME loop, no address{by}", chain_text(name))),
+    };
+    Some(NameVerdict::new(code, evidence))
+}
+
+/// Addresses came back: are they where the endpoint needs them, by the right route?
+fn resolved_verdict(
+    name: &NameObservation,
+    private: Option<&PlannedEndpoint>,
+    settings: &DiagnoseSettings,
+    by: &str,
+) -> Option<NameVerdict> {
+    let chain = chain_text(name);
+    let classes: Vec<AddressClass> = name.addresses.iter().map(|a| settings.policy.classify(*a)).collect();
+    if classes.contains(&AddressClass::DockerBridge) {
+        return Some(NameVerdict::new(Code::DockerBridgeOverlap, format!("{chain}{by}: inside 172.17.0.0/16")));
+    }
+    let zone = private?.privatelink_zone.as_deref().unwrap_or("privatelink");
+    let through_zone = name.cname_chain.iter().any(|c| c == zone || c.ends_with(&format!(".{zone}")));
+    let through_any = through_zone || name.cname_chain.iter().any(|c| c.split('.').any(|l| l == "privatelink"));
+    let (code, evidence) = if classes.contains(&AddressClass::Public) && through_any {
+        (Code::DnsPublicAnswer, format!("{chain}{by}: went through the privatelink CNAME, ended public"))
+    } else if classes.contains(&AddressClass::Public) {
+        (Code::DnsNoPrivatelink, format!("{chain}{by}: no privatelink CNAME (expected one in {zone})"))
+    } else if classes.contains(&AddressClass::OutsideVnet) {
+        (Code::DnsOutsideVnet, format!("{chain}{by}: private, but outside every --vnet-cidr"))
+    } else if !through_any {
+        (Code::DnsZoneOverride, format!("{chain}{by}: private address without the privatelink CNAME (expected {zone})"))
+    } else {
+        return None;
+    };
+    Some(NameVerdict::new(code, evidence))
+}

@@ -1,0 +1,170 @@
+//! Rules about the proxy: what it answered to CONNECT, and the proxy
+//! variables themselves (usable URLs, no password, exported, the same in
+//! ~/.bashrc and in this run, NO_PROXY covering what must go direct, per
+//! client).
+
+use super::{Code, Collector, Hit, Severity};
+use crate::catalogue::Expect;
+use crate::local::proxy::{self, Client, bypasses, parse_proxy_url};
+use crate::local::{Machine, ProxySettings};
+use crate::plan::Plan;
+use crate::probe::PathOutcome;
+use crate::redact::mask_url;
+
+/// The addresses that must never go through a proxy.
+const METADATA: [&str; 2] = ["168.63.129.16", "169.254.169.254"];
+
+/// What the proxy did with a CONNECT, in words.
+pub(super) fn connect_words(outcome: &PathOutcome) -> String {
+    match outcome {
+        PathOutcome::ProxyUnreachable { outcome, .. } => {
+            format!("the proxy did not accept the connection ({})", super::paths::outcome_words(outcome))
+        }
+        PathOutcome::ProxyAuthRequired { line, authenticate } => format!(
+            "the proxy answered CONNECT with \"{line}\"{}",
+            authenticate.as_deref().map(|a| format!(" (Proxy-Authenticate: {a})")).unwrap_or_default()
+        ),
+        PathOutcome::ProxyDenied { line, server, .. } => format!(
+            "the proxy answered CONNECT with \"{line}\"{}",
+            server.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()
+        ),
+        PathOutcome::ProxyFailed(m) => m.clone(),
+        other => super::paths::outcome_words(other),
+    }
+}
+
+/// Adds the findings about this machine's proxy variables.
+pub(super) fn judge_variables(machine: &Machine, settings: &ProxySettings, plan: &Plan, out: &mut Collector) {
+    judge_values(machine, out);
+    judge_cases(machine, out);
+    judge_bashrc(machine, out);
+    judge_no_proxy(settings, plan, out);
+}
+
+/// Every proxy URL, from the environment and the file: usable, and without a password?
+fn judge_values(machine: &Machine, out: &mut Collector) {
+    let mut values: Vec<(String, String, bool)> =
+        machine.env_proxy.iter().map(|(n, v)| (format!("{n} (environment)"), v.0.clone(), true)).collect();
+    if let Some(file) = &machine.bashrc {
+        for name in proxy::PROXY_VARIABLES {
+            if let Some(a) = file.last(name).filter(|a| !a.dynamic) {
+                values.push((format!("{} ({} line {})", a.name, a.file, a.line), a.value.clone(), false));
+            }
+        }
+    }
+    for (label, value, live) in values {
+        let var = label.split_whitespace().next().unwrap_or_default().to_string();
+        if proxy::is_proxy_url_variable(&var) && !value.trim().is_empty() {
+            judge_value(&var, &label, &value, live, out);
+        }
+    }
+}
+
+fn judge_value(var: &str, label: &str, value: &str, live: bool, out: &mut Collector) {
+    let url = match parse_proxy_url(value) {
+        Ok(url) => url,
+        Err(why) => {
+            let evidence = format!("{label} = '{}': {why}", mask_url(value));
+            out.add(Code::ProxyMalformed, Code::ProxyMalformed.severity(live), Hit::new(var, evidence));
+            return;
+        }
+    };
+    if url.scheme_missing {
+        let evidence = format!(
+            "{label} = '{}': no scheme; curl assumes http://, Python requests, pip and conda reject it",
+            mask_url(value)
+        );
+        out.add(Code::ProxyMalformed, Severity::Warning, Hit::new(var, evidence));
+    }
+    if url.password.is_some() {
+        let evidence = format!("{label} = '{}' carries a password", url.masked());
+        out.add(Code::ProxyCredentialsInClear, Code::ProxyCredentialsInClear.severity(live), Hit::new(var, evidence));
+    }
+}
+
+/// Upper and lower case disagree: curl and Python take the lower, Go the upper.
+fn judge_cases(machine: &Machine, out: &mut Collector) {
+    for (upper, lower) in [("HTTPS_PROXY", "https_proxy"), ("HTTP_PROXY", "http_proxy"), ("NO_PROXY", "no_proxy")] {
+        if let (Some(u), Some(l)) = (machine.env(upper), machine.env(lower))
+            && u != l
+        {
+            let evidence = format!(
+                "{upper}='{}' but {lower}='{}' in this environment: curl and Python use {lower}, Go uses {upper}",
+                mask_url(&u),
+                mask_url(&l)
+            );
+            out.add(Code::ProxyEnvMismatch, Severity::Warning, Hit::new(upper, evidence));
+        }
+    }
+}
+
+/// Set but not exported; set in the file but not in this run.
+fn judge_bashrc(machine: &Machine, out: &mut Collector) {
+    let Some(file) = &machine.bashrc else { return };
+    for name in proxy::PROXY_VARIABLES {
+        let Some(a) = file.last(name) else { continue };
+        let at = format!("{} line {}", a.file, a.line);
+        if !a.exported {
+            let evidence = format!("{at}: {}='{}' is assigned but never exported", a.name, mask_url(&a.value));
+            out.add(Code::ProxyNotExported, Severity::Warning, Hit::new(&a.name, evidence));
+            continue;
+        }
+        let live = machine.env(name);
+        if a.dynamic || live.as_deref() == Some(a.value.as_str()) {
+            continue;
+        }
+        let now = match &live {
+            Some(v) => format!("this run has {name}='{}'", mask_url(v)),
+            None => format!("this run's environment has no {name}"),
+        };
+        let why = match &file.interactive_guard {
+            Some((gfile, gline)) if a.interactive_only => format!(
+                "; it comes after the non-interactive guard ({gfile} line {gline}), so setup scripts, cron and services never get it"
+            ),
+            _ if a.conditional => "; it is set inside a conditional block".to_string(),
+            _ => String::new(),
+        };
+        let evidence = format!("{at} sets {name}='{}', but {now}{why}", mask_url(&a.value));
+        out.add(Code::ProxyEnvMismatch, Severity::Warning, Hit::new(*name, evidence));
+    }
+}
+
+/// Hosts a proxy would receive, per client.
+fn judge_no_proxy(settings: &ProxySettings, plan: &Plan, out: &mut Collector) {
+    let no_proxy = settings.no_proxy.as_str();
+    if settings.https.is_some() {
+        let mut seen = std::collections::HashSet::new();
+        let private = plan
+            .endpoints
+            .iter()
+            .filter(|e| e.expect == Expect::Private)
+            .map(|e| e.host.as_str())
+            .filter(|h| seen.insert(*h));
+        for host in private {
+            let proxied: Vec<Client> = Client::ALL.into_iter().filter(|c| !bypasses(*c, no_proxy, host)).collect();
+            if !proxied.is_empty() {
+                let code = Code::NoProxyMissingPrivate;
+                out.add(code, code.severity(true), Hit::new(host, clients_line(host, &proxied)));
+            }
+        }
+    }
+    if settings.http_set {
+        for ip in METADATA {
+            let proxied: Vec<Client> = Client::ALL.into_iter().filter(|c| !bypasses(*c, no_proxy, ip)).collect();
+            if !proxied.is_empty() {
+                let code = Code::NoProxyMissingMetadata;
+                out.add(code, code.severity(true), Hit::new(ip, clients_line(ip, &proxied)));
+            }
+        }
+    }
+}
+
+fn clients_line(host: &str, proxied: &[Client]) -> String {
+    let names: Vec<&str> = proxied.iter().map(|c| c.label()).collect();
+    let direct: Vec<&str> = Client::ALL.iter().filter(|c| !proxied.contains(c)).map(|c| c.label()).collect();
+    if direct.is_empty() {
+        format!("{host}: every client sends it to the proxy")
+    } else {
+        format!("{host}: sent to the proxy by {}; direct for {}", names.join(", "), direct.join(", "))
+    }
+}
