@@ -92,33 +92,50 @@ const OUTSIDE_VNET: [u8; 3] = [10, 9, 0];
 const DOCKER: [u8; 3] = [172, 17, 0];
 const PUBLIC: [u8; 3] = [203, 0, 113];
 
-impl Lab {
-    /// Starts the servers for `scenario`, with names from `plan`.
-    pub async fn start(scenario: &Scenario, plan: &Plan) -> Result<Lab> {
-        let (records, addresses) = zone_records(plan, &scenario.fault)?;
-        // A second server with the healthy records stands in for Azure DNS
-        // (168.63.129.16) when the scenario's own server is a custom one.
-        let azure_records = if scenario.azure_dns { Some(zone_records(plan, &[])?.0) } else { None };
+/// The endpoints' stand-ins: one socket per behaviour, shared by every
+/// host that behaves that way.
+struct Endpoints {
+    open_tcp: SocketAddr,
+    genuine: SocketAddr,
+    inspection: Option<SocketAddr>,
+    expired: Option<SocketAddr>,
+    resetting: SocketAddr,
+    silent: SocketAddr,
+    plaintext: SocketAddr,
+    open_udp: SocketAddr,
+    closed_udp: SocketAddr,
+    filtered: listeners::FilteredPort,
+    refused: listeners::RefusedPort,
+    trusted_pem: Vec<String>,
+}
 
-        let mut tasks = Vec::new();
-        let (open_tcp, t) = listeners::open_tcp().await.context("lab: open TCP listener")?;
-        tasks.push(t);
+/// The path fault of catalogue entry `id` on `port` in `scenario`.
+fn path_fault(scenario: &Scenario, id: &str, port: u16) -> Option<PathFault> {
+    scenario.fault.iter().filter(|f| f.matches(id) && f.port.is_none_or(|p| p == port)).find_map(|f| f.path)
+}
 
-        let faults_of = |id: &str, port: u16| -> Option<PathFault> {
-            scenario.fault.iter().filter(|f| f.matches(id) && f.port.is_none_or(|p| p == port)).find_map(|f| f.path)
+impl Endpoints {
+    async fn start(scenario: &Scenario, plan: &Plan, tasks: &mut Vec<JoinHandle<()>>) -> Result<Endpoints> {
+        let mut keep = |(addr, task): (SocketAddr, JoinHandle<()>)| {
+            tasks.push(task);
+            addr
         };
         let mut tls_hosts: Vec<String> = plan.endpoints.iter().filter(|e| e.tls).map(|e| e.host.clone()).collect();
         tls_hosts.sort();
         tls_hosts.dedup();
-        let used: Vec<PathFault> = plan.endpoints.iter().filter_map(|e| faults_of(&e.id, e.port)).collect();
+        let used: Vec<PathFault> = plan.endpoints.iter().filter_map(|e| path_fault(scenario, &e.id, e.port)).collect();
         let lab_ca = tls::LabCa::new(tls::LAB_CA_NAME, "Microsoft Corporation (amlnet lab)")?;
         let mut trusted_pem = vec![lab_ca.pem.clone()];
-        let (genuine, t) = tls::serve(&lab_ca, &tls_hosts, false, tls::Responder::Service).await?;
-        tasks.push(t);
-        let inspection = if used
+        let hang_up: std::collections::BTreeSet<String> = plan
+            .endpoints
             .iter()
-            .any(|f| matches!(f, PathFault::TlsInspection | PathFault::TlsInspectionTrusted | PathFault::HttpBlocked))
-        {
+            .filter(|e| path_fault(scenario, &e.id, e.port) == Some(PathFault::HttpHangUp))
+            .map(|e| e.host.clone())
+            .collect();
+        let responder = if hang_up.is_empty() { tls::Responder::Service } else { tls::Responder::HangUp(hang_up) };
+        let genuine = keep(tls::serve(&lab_ca, &tls_hosts, false, responder).await?);
+        let inspecting = [PathFault::TlsInspection, PathFault::TlsInspectionTrusted, PathFault::HttpBlocked];
+        let inspection = if used.iter().any(|f| inspecting.contains(f)) {
             let ca = tls::LabCa::new(tls::INSPECTION_CA_NAME, "Contoso Ltd")?;
             if used.iter().any(|f| f.trusts_inspection()) {
                 trusted_pem.push(ca.pem.clone());
@@ -126,115 +143,141 @@ impl Lab {
             let blocked = plan
                 .endpoints
                 .iter()
-                .filter(|e| faults_of(&e.id, e.port) == Some(PathFault::HttpBlocked))
+                .filter(|e| path_fault(scenario, &e.id, e.port) == Some(PathFault::HttpBlocked))
                 .map(|e| e.host.clone())
                 .collect();
-            let (addr, t) = tls::serve(&ca, &tls_hosts, false, tls::Responder::BlockPage(blocked)).await?;
-            tasks.push(t);
-            Some(addr)
+            Some(keep(tls::serve(&ca, &tls_hosts, false, tls::Responder::BlockPage(blocked)).await?))
         } else {
             None
         };
         let expired = if used.contains(&PathFault::TlsExpired) {
-            let (addr, t) = tls::serve(&lab_ca, &tls_hosts, true, tls::Responder::Service).await?;
-            tasks.push(t);
-            Some(addr)
+            Some(keep(tls::serve(&lab_ca, &tls_hosts, true, tls::Responder::Service).await?))
         } else {
             None
         };
-        let (resetting, t) = tls::resetting().await.context("lab: resetting listener")?;
-        tasks.push(t);
-        let (silent, t) = tls::silent().await.context("lab: silent listener")?;
-        tasks.push(t);
-        let (open_udp, t) = listeners::open_udp().await.context("lab: open UDP socket")?;
-        tasks.push(t);
-        let filtered = listeners::FilteredPort::bind().context("lab: filtered listener")?;
-        let refused = listeners::RefusedPort::bind().context("lab: refused port")?;
-        let closed_udp = listeners::closed_udp().context("lab: closed UDP port")?;
+        Ok(Endpoints {
+            open_tcp: keep(listeners::open_tcp().await.context("lab: open TCP listener")?),
+            genuine,
+            inspection,
+            expired,
+            resetting: keep(tls::resetting().await.context("lab: resetting listener")?),
+            silent: keep(tls::silent().await.context("lab: silent listener")?),
+            plaintext: keep(tls::plaintext().await.context("lab: plaintext listener")?),
+            open_udp: keep(listeners::open_udp().await.context("lab: open UDP socket")?),
+            closed_udp: listeners::closed_udp().context("lab: closed UDP port")?,
+            filtered: listeners::FilteredPort::bind().context("lab: filtered listener")?,
+            refused: listeners::RefusedPort::bind().context("lab: refused port")?,
+            trusted_pem,
+        })
+    }
 
-        let mut connect_to = Vec::new();
+    /// One `--connect-to` rule per planned endpoint: its address to the
+    /// socket that behaves as the scenario says.
+    fn rules(&self, scenario: &Scenario, plan: &Plan, addresses: &BTreeMap<String, IpAddr>) -> Vec<ConnectTo> {
+        let mut rules = Vec::new();
         for e in &plan.endpoints {
-            let Some(ip) = addresses.get(&e.host) else {
-                continue;
-            };
-            let to = match (e.protocol, faults_of(&e.id, e.port)) {
-                (Protocol::Tcp, Some(PathFault::Filtered)) => filtered.addr,
-                (Protocol::Tcp, Some(PathFault::Refused)) => refused.addr,
-                (Protocol::Tcp, _) if !e.tls => open_tcp,
-                (Protocol::Tcp, Some(PathFault::TlsReset)) => resetting,
-                (Protocol::Tcp, Some(PathFault::TlsSilent)) => silent,
+            let Some(ip) = addresses.get(&e.host) else { continue };
+            let to = match (e.protocol, path_fault(scenario, &e.id, e.port)) {
+                (Protocol::Tcp, Some(PathFault::Filtered)) => self.filtered.addr,
+                (Protocol::Tcp, Some(PathFault::Refused)) => self.refused.addr,
+                (Protocol::Tcp, _) if !e.tls => self.open_tcp,
+                (Protocol::Tcp, Some(PathFault::TlsReset)) => self.resetting,
+                (Protocol::Tcp, Some(PathFault::TlsSilent)) => self.silent,
+                (Protocol::Tcp, Some(PathFault::TlsPlaintext)) => self.plaintext,
                 (
                     Protocol::Tcp,
                     Some(PathFault::TlsInspection | PathFault::TlsInspectionTrusted | PathFault::HttpBlocked),
-                ) => inspection.unwrap_or(genuine),
-                (Protocol::Tcp, Some(PathFault::TlsExpired)) => expired.unwrap_or(genuine),
-                (Protocol::Tcp, _) => genuine,
-                (Protocol::Udp, Some(PathFault::UdpClosed)) => closed_udp,
-                (Protocol::Udp, _) => open_udp,
+                ) => self.inspection.unwrap_or(self.genuine),
+                (Protocol::Tcp, Some(PathFault::TlsExpired)) => self.expired.unwrap_or(self.genuine),
+                (Protocol::Tcp, _) => self.genuine,
+                (Protocol::Udp, Some(PathFault::UdpClosed)) => self.closed_udp,
+                (Protocol::Udp, _) => self.open_udp,
             };
-            connect_to.push(ConnectTo { host: Some(ip.to_string()), port: Some(e.port), to });
+            rules.push(ConnectTo { host: Some(ip.to_string()), port: Some(e.port), to });
         }
+        rules
+    }
+}
 
-        let mut filtered_ports = vec![filtered];
-        let (dns, server) = if scenario.server.as_deref() == Some("silent") {
-            let (addr, task, tcp) = listeners::silent_dns().await.context("lab: silent DNS server")?;
-            tasks.push(task);
-            filtered_ports.push(tcp);
-            (addr, None)
-        } else {
-            let (addr, server) = serve_dns(records).await?;
-            (addr, Some(server))
-        };
-        let (azure_dns, azure_server) = match azure_records {
-            Some(records) => {
-                let (addr, server) = serve_dns(records).await?;
-                (Some(addr), Some(server))
+/// The lab proxy's credentials, when a scenario's proxy asks for them.
+const PROXY_CREDENTIALS: (&str, &str) = ("amlnet", "lab-password");
+
+impl Lab {
+    /// Starts the servers for `scenario`, with names from `plan`.
+    pub async fn start(scenario: &Scenario, plan: &Plan) -> Result<Lab> {
+        let (records, addresses) = zone_records(plan, &scenario.fault)?;
+        let mut tasks = Vec::new();
+        let endpoints = Endpoints::start(scenario, plan, &mut tasks).await?;
+        let connect_to = endpoints.rules(scenario, plan, &addresses);
+        let mut filtered = Vec::new();
+        let (dns, server) = match scenario.server.as_deref() {
+            Some("silent") => {
+                let (addr, task, tcp) = listeners::silent_dns().await.context("lab: silent DNS server")?;
+                tasks.push(task);
+                filtered.push(tcp);
+                (addr, None)
             }
-            None => (None, None),
+            Some("refusing") => serve_catalog(Catalog::new()).await.map(|(a, s)| (a, Some(s)))?,
+            _ => serve_dns(records).await.map(|(a, s)| (a, Some(s)))?,
+        };
+        // A second server with the healthy records stands in for Azure DNS
+        // (168.63.129.16) when the scenario's own server is a custom one.
+        let (azure_dns, azure_server) = if scenario.azure_dns {
+            let (addr, server) = serve_dns(zone_records(plan, &[])?.0).await?;
+            (Some(addr), Some(server))
+        } else {
+            (None, None)
         };
         let proxy_env = match &scenario.proxy {
             None => Vec::new(),
-            Some(spec) => {
-                const CREDENTIALS: (&str, &str) = ("amlnet", "lab-password");
-                let addr = if spec.down {
-                    refused.addr
-                } else {
-                    let policy = proxy::ProxyPolicy {
-                        deny: spec.deny.iter().cloned().collect(),
-                        credentials: spec.requires_auth.then(|| format!("{}:{}", CREDENTIALS.0, CREDENTIALS.1)),
-                        addresses: addresses.clone(),
-                        connect_to: connect_to.clone(),
-                    };
-                    let (addr, t) = proxy::serve(policy).await.context("lab: proxy")?;
-                    tasks.push(t);
-                    addr
-                };
-                let auth = if spec.client_sends_credentials {
-                    format!("{}:{}@", CREDENTIALS.0, CREDENTIALS.1)
-                } else {
-                    String::new()
-                };
-                vec![
-                    ("https_proxy".to_string(), format!("http://{auth}{addr}")),
-                    ("no_proxy".to_string(), spec.no_proxy.clone()),
-                ]
-            }
+            Some(spec) => start_proxy(spec, &endpoints, &addresses, &connect_to, &mut tasks).await?,
         };
+        filtered.push(endpoints.filtered);
         Ok(Lab {
             proxy_env,
             dns,
             connect_to,
             vnet_cidr: scenario.vnet_cidr.clone(),
             addresses,
-            trusted_pem,
+            trusted_pem: endpoints.trusted_pem,
             azure_dns,
             _server: server,
             _azure_server: azure_server,
             tasks,
-            _filtered: filtered_ports,
-            _refused: refused,
+            _filtered: filtered,
+            _refused: endpoints.refused,
         })
     }
+}
+
+/// Starts the scenario's proxy (or points at nothing when it is down) and
+/// returns the client's proxy variables for it.
+async fn start_proxy(
+    spec: &scenario::ProxySpec,
+    endpoints: &Endpoints,
+    addresses: &BTreeMap<String, IpAddr>,
+    connect_to: &[ConnectTo],
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<Vec<(String, String)>> {
+    let (user, password) = PROXY_CREDENTIALS;
+    let addr = if spec.down {
+        endpoints.refused.addr
+    } else {
+        let policy = proxy::ProxyPolicy {
+            deny: spec.deny.iter().cloned().collect(),
+            credentials: spec.requires_auth.then(|| format!("{user}:{password}")),
+            addresses: addresses.clone(),
+            connect_to: connect_to.to_vec(),
+        };
+        let (addr, task) = proxy::serve(policy).await.context("lab: proxy")?;
+        tasks.push(task);
+        addr
+    };
+    let auth = if spec.client_sends_credentials { format!("{user}:{password}@") } else { String::new() };
+    Ok(vec![
+        ("https_proxy".to_string(), format!("http://{auth}{addr}")),
+        ("no_proxy".to_string(), spec.no_proxy.clone()),
+    ])
 }
 
 impl Lab {
@@ -387,6 +430,13 @@ async fn serve_dns(records: Vec<Record>) -> Result<(SocketAddr, Server<Catalog>)
     }
     let mut catalog = Catalog::new();
     catalog.upsert(origin.into(), vec![Arc::new(zone)]);
+    serve_catalog(catalog).await
+}
+
+/// A DNS server on loopback (UDP and TCP on one port) answering from
+/// `catalog`; an empty catalog answers REFUSED to every query, as a server
+/// that does not serve this client does.
+async fn serve_catalog(catalog: Catalog) -> Result<(SocketAddr, Server<Catalog>)> {
     let (udp, tcp) = udp_and_tcp_on_one_port().await?;
     let addr = udp.local_addr()?;
     let mut server = Server::new(catalog);

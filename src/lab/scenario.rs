@@ -42,6 +42,8 @@ pub enum PathFault {
     TlsReset,
     /// TCP opens, no ServerHello ever comes.
     TlsSilent,
+    /// TCP opens and the ClientHello is answered with plain HTTP, not TLS.
+    TlsPlaintext,
     /// A firewall re-signs with its own CA, which this machine does not trust.
     TlsInspection,
     /// The same, with the firewall's CA in this machine's trust store.
@@ -50,6 +52,8 @@ pub enum PathFault {
     TlsExpired,
     /// An inspecting firewall (trusted CA) answers with its block page.
     HttpBlocked,
+    /// The handshake completes, the HTTP request gets no answer.
+    HttpHangUp,
 }
 
 impl PathFault {
@@ -95,7 +99,7 @@ pub struct Scenario {
     /// What counts as the VNet in this scenario.
     #[serde(default)]
     pub vnet_cidr: Vec<IpNet>,
-    /// `silent`: the DNS server never answers.
+    /// `silent`: the DNS server never answers; `refusing`: it answers REFUSED.
     pub server: Option<String>,
     /// Also run a healthy "Azure DNS" next to the scenario's (custom) server.
     #[serde(default)]

@@ -72,6 +72,9 @@ pub enum Responder {
     Service,
     /// A firewall's block page for these hosts, the service for the rest.
     BlockPage(BTreeSet<String>),
+    /// No answer at all for these hosts (the request is read, the connection
+    /// closed), the service for the rest.
+    HangUp(BTreeSet<String>),
 }
 
 /// A TLS server on 127.0.0.1 presenting, per SNI, a certificate from `ca`.
@@ -131,6 +134,7 @@ async fn answer(acceptor: TlsAcceptor, stream: TcpStream, responder: &Responder)
         }
     }
     let response = match responder {
+        Responder::HangUp(silent) if silent.contains(&host) => return Ok(()),
         Responder::BlockPage(blocked) if blocked.contains(&host) => {
             let body = format!(
                 "<html><head><title>Access Denied</title></head><body><h1>Access Denied</h1><p>The site {host} is blocked by Contoso web policy (category: software downloads).</p></body></html>"
@@ -168,6 +172,25 @@ pub async fn resetting_on(bind: SocketAddr) -> io::Result<(SocketAddr, JoinHandl
                 // SO_LINGER 0: close with RST instead of FIN.
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 drop(stream);
+            });
+        }
+    });
+    Ok((addr, task))
+}
+
+/// Answers whatever comes first with a plain HTTP error and closes: a
+/// middlebox that does not speak TLS on this port.
+pub async fn plaintext() -> io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+                let answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                let _ = stream.write_all(answer).await;
+                let _ = stream.shutdown().await;
             });
         }
     });

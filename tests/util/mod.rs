@@ -124,18 +124,23 @@ impl LabHandle {
 
     /// `--dns-server`, `--ca-file` with the lab's CA, and one `--connect-to` per rule.
     pub fn network_args(&self) -> Vec<String> {
-        let ca = self.ca_dir.path().join("lab-ca.pem").display().to_string();
-        let empty = self.ca_dir.path().join("empty").display().to_string();
         // This machine's own bashrc and hosts file stay out of lab tests.
+        let empty = self.ca_dir.path().join("empty");
+        self.network_args_with(&empty, &empty)
+    }
+
+    /// [`Self::network_args`] with this bashrc and hosts file.
+    pub fn network_args_with(&self, bashrc: &std::path::Path, hosts: &std::path::Path) -> Vec<String> {
+        let ca = self.ca_dir.path().join("lab-ca.pem").display().to_string();
         let mut args = vec![
             "--dns-server".to_string(),
             self.lab.dns.to_string(),
             "--ca-file".into(),
             ca,
             "--bashrc".into(),
-            empty.clone(),
+            bashrc.display().to_string(),
             "--hosts-file".into(),
-            empty,
+            hosts.display().to_string(),
         ];
         for rule in &self.lab.connect_to {
             args.push("--connect-to".into());
