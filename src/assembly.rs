@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use ipnet::IpNet;
@@ -117,8 +117,9 @@ pub fn load_target(input: &TargetInput) -> Result<(Target, Catalogue)> {
 pub struct Limits {
     /// Per probe.
     pub timeout: Duration,
-    /// Whole run.
-    pub deadline: Duration,
+    /// When the whole run must be over: `--deadline` counted from the
+    /// process's start, so reading the catalogue and this machine count too.
+    pub deadline: Instant,
     /// Probes in flight at once.
     pub concurrency: usize,
 }
@@ -309,8 +310,10 @@ pub fn describe(request: &CheckRequest) -> Vec<String> {
     }
     lines.extend(env.notes.iter().cloned());
     lines.push(format!(
-        "timeout {:?} per probe, deadline {:?}, {} in flight",
-        run.timeout, run.deadline, run.concurrency
+        "timeout {:?} per probe, deadline in {:?}, {} in flight",
+        run.timeout,
+        run.deadline.saturating_duration_since(Instant::now()),
+        run.concurrency
     ));
     lines.into_iter().map(|l| crate::redact::mask_url(&l)).collect()
 }

@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::{Result, anyhow};
 
 use crate::diagnose::{self, DiagnoseSettings};
+use crate::interrupt::Interrupt;
 use crate::local::HostInfo;
 use crate::plan::Plan;
 use crate::probe::{self, RunSettings};
@@ -26,11 +27,12 @@ pub struct CheckRequest {
     pub host: HostInfo,
 }
 
-/// Probes, diagnoses and assembles the report.
-pub async fn check(request: CheckRequest) -> Result<Report> {
+/// Probes, diagnoses and assembles the report; on an interrupt, the report
+/// of what finished.
+pub async fn check(request: CheckRequest, interrupt: &Interrupt) -> Result<Report> {
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let clock = Instant::now();
-    let observations = probe::run(&request.plan, &request.run).await.map_err(|e| anyhow!(e))?;
+    let observations = probe::run(&request.plan, &request.run, interrupt).await.map_err(|e| anyhow!(e))?;
     let diagnosis = diagnose::diagnose(&request.plan, &observations, &request.diagnose);
     let mut environment = request.environment;
     environment.address_rule = Some(request.diagnose.policy.rule());

@@ -418,3 +418,28 @@ fn demo_and_check_assemble_the_same_run() {
         "HTTPS to the Internet went through the proxy"
     );
 }
+
+/// Ctrl-C or SIGTERM while probes wait: the report of what finished is
+/// still written, the unfinished checks say so, and the status names the signal.
+#[test]
+fn a_signal_stops_probing_and_still_writes_the_report() {
+    for (signal, status) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let (got, r) = interrupted_demo(signal);
+        assert_eq!(got, status);
+        assert!(hosts_of(&r, "run-interrupted").contains(&format!("tcp {WS}:443")), "{:?}", findings(&r));
+        assert_eq!(check(&r, &format!("tcp:{WS}:443"))["error"], "interrupted");
+        assert!(r["summary"]["passed"].as_u64().unwrap() > 50, "what finished is reported");
+    }
+}
+
+/// `--out` in a folder that does not exist fails before anything is probed.
+#[test]
+fn out_in_a_missing_folder_is_refused_before_probing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("no/such/folder/report.json");
+    let started = std::time::Instant::now();
+    let o = run(&["demo", "--scenario", "workspace-port-filtered", "--timeout", "20s", "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).starts_with("amlnet: --out "), "{}", stderr(&o));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "refused before the 20 s probes");
+}

@@ -18,6 +18,8 @@ enum Producer {
     Demo(&'static str),
     /// `amlnet demo` with a deadline far shorter than the probes' timeout.
     DemoUnfinished,
+    /// `amlnet demo` given Ctrl-C while probes wait.
+    DemoInterrupted,
     /// `amlnet check` against the healthy lab, with this machine's settings
     /// given as a proxy environment, a ~/.bashrc and a hosts file.
     Local(Machine),
@@ -63,6 +65,7 @@ fn producer(code: Code) -> Producer {
         Code::HttpProxyAuth => Demo("proxy-auth-required"),
         Code::NoProxyMissingPrivate => Demo("no-proxy-incomplete"),
         Code::RunDeadlineExceeded => DemoUnfinished,
+        Code::RunInterrupted => DemoInterrupted,
         Code::DnsHostsOverride => Local(Machine { hosts: "10.0.1.4 kv-contoso-ml-lab.vault.azure.net\n", ..PLAIN }),
         Code::ProxyNotExported => Local(Machine { bashrc: "HTTPS_PROXY=http://127.0.0.1:9\n", ..PLAIN }),
         Code::ProxyEnvMismatch => Local(Machine {
@@ -91,6 +94,11 @@ fn produce(producer: Producer, lab: &LabHandle) -> Value {
             "--deadline",
             "1s",
         ])),
+        Producer::DemoInterrupted => {
+            let (status, r) = interrupted_demo(libc::SIGINT);
+            assert_eq!(status, 130);
+            r
+        }
         Producer::Local(machine) => {
             let dir = tempfile::tempdir().unwrap();
             let (bashrc, hosts) = (dir.path().join("bashrc"), dir.path().join("hosts"));

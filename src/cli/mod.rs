@@ -6,7 +6,7 @@ mod args;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
@@ -14,6 +14,7 @@ use clap::Parser;
 use crate::assembly::{self, Areas, DnsChoice, Limits, RunOptions, TargetInput, TrustSource};
 use crate::check::check;
 use crate::diagnose::Severity;
+use crate::interrupt::Interrupt;
 use crate::lab::{self, Lab};
 use crate::local::{HostInfo, Machine, MachinePaths};
 use crate::plan::Plan;
@@ -30,11 +31,12 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// Runs amlnet with the process's arguments and environment.
 pub fn main() -> ExitCode {
+    let started = Instant::now();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    match run(cli) {
+    match run(cli, started) {
         Ok(code) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
@@ -63,12 +65,12 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
-fn run(cli: Cli) -> Result<u8> {
+fn run(cli: Cli, started: Instant) -> Result<u8> {
     match cli.command {
-        None => run_check(cli.check),
-        Some(Command::Check(args)) => run_check(*args),
+        None => run_check(cli.check, started),
+        Some(Command::Check(args)) => run_check(*args, started),
         Some(Command::Plan(args)) => run_plan(args),
-        Some(Command::Demo(args)) => run_demo(args),
+        Some(Command::Demo(args)) => run_demo(args, started),
         Some(Command::Explain(args)) => {
             write_stdout(&crate::report::explain::render(args.code.as_deref())?)?;
             Ok(EXIT_OK)
@@ -109,8 +111,36 @@ impl TargetArgs {
 }
 
 impl ProbeArgs {
-    fn limits(&self) -> Limits {
-        Limits { timeout: self.timeout, deadline: self.deadline, concurrency: self.concurrency as usize }
+    fn limits(&self, started: Instant) -> Limits {
+        Limits { timeout: self.timeout, deadline: started + self.deadline, concurrency: self.concurrency as usize }
+    }
+}
+
+/// `--out FILE`, checked before anything is probed: a missing folder or a
+/// read-only place is exit 2 now, not after the whole run.
+struct OutFile {
+    path: std::path::PathBuf,
+    created: bool,
+}
+
+impl OutFile {
+    fn prepare(path: Option<&std::path::Path>) -> Result<Option<OutFile>> {
+        let Some(path) = path else { return Ok(None) };
+        let existed = path.exists();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| anyhow!("--out {}: {e}", path.display()))?;
+        Ok(Some(OutFile { path: path.to_path_buf(), created: !existed }))
+    }
+
+    /// A run that ends without a report leaves no empty file behind.
+    fn discard(self) {
+        if self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -125,7 +155,18 @@ fn run_plan(args: PlanArgs) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-fn run_check(args: CheckArgs) -> Result<u8> {
+fn run_check(args: CheckArgs, started: Instant) -> Result<u8> {
+    let out = OutFile::prepare(args.output.out.as_deref())?;
+    let result = check_with(args, started);
+    if result.is_err()
+        && let Some(out) = out
+    {
+        out.discard();
+    }
+    result
+}
+
+fn check_with(args: CheckArgs, started: Instant) -> Result<u8> {
     let (target, catalogue) = assembly::load_target(&args.target.input())?;
     let net = args.network;
     if target.region.is_none() && target.workspace_id.is_none() {
@@ -151,7 +192,7 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         areas,
         trust: TrustSource { system: true, files: net.ca_file, pem: Vec::new() },
         loopback_only: net.loopback_only,
-        limits: net.probe.limits(),
+        limits: net.probe.limits(started),
     };
     let request = assembly::assemble(plan, &options, machine, HostInfo::detect())?;
     if args.output.verbose {
@@ -160,12 +201,16 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         }
     }
     let progress = progress(request.plan.endpoints.len());
-    let report = runtime()?.block_on(check(request));
+    let (report, interrupt) = runtime()?.block_on(async {
+        let interrupt = Interrupt::listen();
+        (check(request, &interrupt).await, interrupt)
+    });
     progress.finish_and_clear();
-    emit(&report?, &args.output)
+    let status = emit(&report?, &args.output)?;
+    Ok(interrupt.exit_status().unwrap_or(status))
 }
 
-fn run_demo(args: DemoArgs) -> Result<u8> {
+fn run_demo(args: DemoArgs, started: Instant) -> Result<u8> {
     if args.list {
         let rows: String = lab::scenarios().iter().map(|s| format!("{:<30} {}\n", s.name, s.summary)).collect();
         write_stdout(&rows)?;
@@ -176,7 +221,10 @@ fn run_demo(args: DemoArgs) -> Result<u8> {
         anyhow!("--scenario {}: no such scenario (one of: {})", args.scenario, names.join(", "))
     })?;
     let plan = assembly::demo_plan();
-    let report = runtime()?.block_on(async {
+    let out = OutFile::prepare(args.output.out.as_deref())?;
+    let limits = args.probe.limits(started);
+    let result = runtime()?.block_on(async {
+        let interrupt = Interrupt::listen();
         let lab = Lab::start(scenario, &plan).await?;
         if std::io::stderr().is_terminal() {
             let _ = writeln!(
@@ -186,13 +234,23 @@ fn run_demo(args: DemoArgs) -> Result<u8> {
                 lab.dns
             );
         }
-        let options = assembly::demo_options(&lab, &scenario.name, args.probe.limits());
+        let options = assembly::demo_options(&lab, &scenario.name, limits);
         let request = assembly::assemble(plan, &options, lab.machine(), HostInfo::detect())?;
-        let report = check(request).await;
+        let report = check(request, &interrupt).await;
         drop(lab);
-        report
-    })?;
-    emit(&report, &args.output)
+        report.map(|r| (r, interrupt))
+    });
+    let (report, interrupt) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            if let Some(out) = out {
+                out.discard();
+            }
+            return Err(e);
+        }
+    };
+    let status = emit(&report, &args.output)?;
+    Ok(interrupt.exit_status().unwrap_or(status))
 }
 
 /// A spinner on stderr while probing; indicatif draws nothing when stderr

@@ -393,6 +393,14 @@ finding_codes! {
         docs: &[],
         category: "Other",
     }
+    RunInterrupted = "run-interrupted" {
+        severity: ByNeed,
+        title: "The run was interrupted before some probes finished",
+        cause: "Ctrl-C or SIGTERM came while the probes listed were still waiting, so their verdict is unknown. Everything that finished is in the report.",
+        remedy: "Run again and let it finish: --timeout shortens the wait on filtered ports, and --deadline bounds the whole run.",
+        docs: &[],
+        category: "Other",
+    }
 }
 
 #[cfg(test)]

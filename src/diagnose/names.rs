@@ -42,10 +42,10 @@ pub(super) fn judge(
     let severity = found.code.severity(any_required(endpoints) && !found.works_today);
     verdict.code = Some(found.code);
     verdict.error = Some(found.evidence.clone());
-    if found.code == Code::RunDeadlineExceeded {
+    if matches!(found.code, Code::RunDeadlineExceeded | Code::RunInterrupted) {
         verdict.status = Status::Skip;
         let label = format!("dns {}", name.host);
-        out.add(found.code, severity, Hit::new(&label, format!("{label}: unfinished at the deadline")));
+        out.add(found.code, severity, Hit::new(&label, format!("{label}: {}", found.evidence)));
         return NameCheck { seen: name.clone(), verdict };
     }
     verdict.status = Status::of(severity);
@@ -70,6 +70,7 @@ fn outcome_words(outcome: &NameOutcome) -> Option<String> {
         NameOutcome::Timeout => "no DNS server answered".into(),
         NameOutcome::Failed(e) => e.clone(),
         NameOutcome::DeadlineExceeded => "deadline reached".into(),
+        NameOutcome::Interrupted => "interrupted".into(),
     })
 }
 
@@ -145,6 +146,7 @@ fn judge_answer(
         NameOutcome::Timeout => (Code::DnsTimeout, format!("no answer from {}", name.problems.join("; "))),
         NameOutcome::Failed(e) => (Code::DnsTimeout, e.clone()),
         NameOutcome::DeadlineExceeded => (Code::RunDeadlineExceeded, "unfinished at the deadline".into()),
+        NameOutcome::Interrupted => (Code::RunInterrupted, "interrupted before it finished".into()),
         NameOutcome::ServerError(code) => (Code::DnsServerError, format!("{code}{by}")),
         NameOutcome::NxDomain { missing } if missing == &name.host => {
             (Code::DnsNxdomain, format!("{missing} does not exist{by}"))

@@ -23,8 +23,8 @@ enum Reach {
     Finding(PathVerdict),
     /// Not dialled (no address, a guard, a local error): not judged.
     Unjudged,
-    /// The deadline came first.
-    Unfinished,
+    /// The deadline or an interrupt came first.
+    Unfinished(Code, &'static str),
 }
 
 /// Judges one path and records its findings.
@@ -41,15 +41,10 @@ pub(super) fn judge(
         Reach::Fine => {}
         Reach::Finding(v) => found.push(v),
         Reach::Unjudged => verdict.status = Status::Skip,
-        Reach::Unfinished => {
+        Reach::Unfinished(code, why) => {
             verdict.status = Status::Skip;
             let label = format!("{} {}:{}", path.protocol, path.host, path.port);
-            let severity = Code::RunDeadlineExceeded.severity(required);
-            out.add(
-                Code::RunDeadlineExceeded,
-                severity,
-                Hit::new(&label, format!("{label}: unfinished at the deadline")),
-            );
+            out.add(code, code.severity(required), Hit::new(&label, format!("{label}: {why}")));
         }
     }
     if let Some(seen) = &path.tls {
@@ -96,7 +91,10 @@ fn reach(path: &PathObservation, required: bool) -> Reach {
     let code = match &path.outcome {
         PathOutcome::Open | PathOutcome::UdpAnswered | PathOutcome::UdpNoRejection => return Reach::Fine,
         PathOutcome::NotDialled(_) | PathOutcome::Failed(_) => return Reach::Unjudged,
-        PathOutcome::DeadlineExceeded => return Reach::Unfinished,
+        PathOutcome::DeadlineExceeded => {
+            return Reach::Unfinished(Code::RunDeadlineExceeded, "unfinished at the deadline");
+        }
+        PathOutcome::Interrupted => return Reach::Unfinished(Code::RunInterrupted, "interrupted before it finished"),
         PathOutcome::Refused => Code::TcpRefused,
         PathOutcome::TimedOut => Code::TcpTimeout,
         PathOutcome::Unreachable => Code::TcpUnreachable,
@@ -146,6 +144,7 @@ pub(super) fn outcome_words(outcome: &PathOutcome) -> String {
         PathOutcome::NotDialled(why) => format!("not dialled: {why}"),
         PathOutcome::Failed(e) | PathOutcome::ProxyFailed(e) => e.clone(),
         PathOutcome::DeadlineExceeded => "deadline reached".into(),
+        PathOutcome::Interrupted => "interrupted".into(),
         PathOutcome::ProxyUnreachable { proxy, outcome } => format!("proxy {proxy}: {}", outcome_words(outcome)),
         PathOutcome::ProxyAuthRequired { line, .. } => format!("proxy asks for authentication: {line}"),
         PathOutcome::ProxyDenied { line, .. } => format!("proxy refused CONNECT: {line}"),

@@ -27,6 +27,7 @@ pub use proxy::ProxyRoute;
 pub use tls::{TlsFailure, TlsObservation, TrustStore};
 
 use crate::catalogue::Expect;
+use crate::interrupt::Interrupt;
 use crate::local::hosts::HostsEntry;
 use crate::local::proxy::{Client, bypasses};
 
@@ -39,8 +40,8 @@ pub struct RunSettings {
     pub connect_to: Vec<ConnectTo>,
     /// Per-probe timeout.
     pub timeout: Duration,
-    /// Whole-run deadline.
-    pub deadline: Duration,
+    /// When the whole run must end, counted from the process's start.
+    pub deadline: Instant,
     /// Probes in flight at once.
     pub concurrency: usize,
     /// Dial TCP endpoints.
@@ -106,6 +107,8 @@ pub enum NameOutcome {
     Failed(String),
     /// The run's deadline came first.
     DeadlineExceeded,
+    /// Ctrl-C or SIGTERM came first.
+    Interrupted,
 }
 
 /// What happened on one path (host, port, protocol).
@@ -156,6 +159,8 @@ pub enum PathOutcome {
     Failed(String),
     /// The run's deadline came first.
     DeadlineExceeded,
+    /// Ctrl-C or SIGTERM came first.
+    Interrupted,
     /// The proxy itself did not accept the connection.
     ProxyUnreachable {
         /// The proxy (masked URL).
@@ -192,9 +197,10 @@ pub struct Observations {
     pub paths: Vec<PathObservation>,
 }
 
-/// Runs every probe of `plan`.
-pub async fn run(plan: &Plan, settings: &RunSettings) -> Result<Observations, String> {
-    let deadline = tokio::time::Instant::now() + settings.deadline;
+/// Runs every probe of `plan`, until each is done, the deadline passes or
+/// `interrupt` fires.
+pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> Result<Observations, String> {
+    let deadline = tokio::time::Instant::from_std(settings.deadline);
     let servers = settings
         .dns_servers
         .iter()
@@ -233,8 +239,9 @@ pub async fn run(plan: &Plan, settings: &RunSettings) -> Result<Observations, St
             });
         }
     }
-    let private: Vec<&str> =
+    let private: std::collections::HashSet<&str> =
         plan.endpoints.iter().filter(|e| e.expect == Expect::Private).map(|e| e.host.as_str()).collect();
+    let bound = Bound { deadline, interrupt: interrupt.clone() };
 
     let mut tasks = JoinSet::new();
     for (index, host) in plan.hosts().into_iter().enumerate() {
@@ -243,13 +250,14 @@ pub async fn run(plan: &Plan, settings: &RunSettings) -> Result<Observations, St
         let ports = ports_by_host.remove(host.as_str()).unwrap_or_default();
         let pinned = settings.hosts_overrides.iter().find(|h| h.name == host).cloned();
         let (servers, azure, permits, settings) = (servers.clone(), azure.clone(), permits.clone(), settings.clone());
+        let bound = bound.clone();
         tasks.spawn(async move {
             let azure = azure.as_ref().as_ref().filter(|_| ask_azure);
-            let name = probe_name(&servers, azure, pinned, &permits, &host, deadline).await;
+            let name = probe_name(&servers, azure, pinned, &permits, &host, &bound).await;
             let mut dials = JoinSet::new();
             for spec in ports {
-                let (permits, settings, name) = (permits.clone(), settings.clone(), name.clone());
-                dials.spawn(async move { probe_path(&settings, &permits, &name, spec, deadline).await });
+                let (permits, settings, name, bound) = (permits.clone(), settings.clone(), name.clone(), bound.clone());
+                dials.spawn(async move { probe_path(&settings, &permits, &name, spec, &bound).await });
             }
             let mut paths = dials.join_all().await;
             paths.sort_by_key(|p| (p.protocol, p.port));
@@ -264,6 +272,28 @@ pub async fn run(plan: &Plan, settings: &RunSettings) -> Result<Observations, St
         obs.paths.extend(paths);
     }
     Ok(obs)
+}
+
+/// When a probe stops waiting: the run's deadline, or the first Ctrl-C or SIGTERM.
+#[derive(Clone)]
+struct Bound {
+    deadline: tokio::time::Instant,
+    interrupt: Interrupt,
+}
+
+/// Why a probe did not finish.
+enum Cut {
+    Deadline,
+    Interrupt,
+}
+
+impl Bound {
+    async fn run<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, Cut> {
+        tokio::select! {
+            done = tokio::time::timeout_at(self.deadline, work) => done.map_err(|_| Cut::Deadline),
+            _ = self.interrupt.stopped() => Err(Cut::Interrupt),
+        }
+    }
 }
 
 /// The proxy's address: as written when it is one, else looked up like any name.
@@ -281,7 +311,7 @@ async fn probe_name(
     pinned: Option<HostsEntry>,
     permits: &Semaphore,
     host: &str,
-    deadline: tokio::time::Instant,
+    bound: &Bound,
 ) -> NameObservation {
     let started = Instant::now();
     if let Some(entry) = pinned {
@@ -307,10 +337,13 @@ async fn probe_name(
         }
         obs
     };
-    tokio::time::timeout_at(deadline, work).await.unwrap_or_else(|_| NameObservation {
+    bound.run(work).await.unwrap_or_else(|cut| NameObservation {
         host: host.to_string(),
         resolver: None,
-        outcome: NameOutcome::DeadlineExceeded,
+        outcome: match cut {
+            Cut::Deadline => NameOutcome::DeadlineExceeded,
+            Cut::Interrupt => NameOutcome::Interrupted,
+        },
         cname_chain: Vec::new(),
         addresses: Vec::new(),
         elapsed: started.elapsed(),
@@ -334,7 +367,7 @@ async fn probe_path(
     permits: &Semaphore,
     name: &NameObservation,
     spec: PathSpec,
-    deadline: tokio::time::Instant,
+    bound: &Bound,
 ) -> PathObservation {
     let started = Instant::now();
     let (port, protocol) = (spec.port, spec.protocol);
@@ -396,13 +429,14 @@ async fn probe_path(
         };
         (outcome, Some(tls), http)
     };
-    match tokio::time::timeout_at(deadline, work).await {
+    match bound.run(work).await {
         Ok((outcome, tls, http)) => {
             obs.outcome = outcome;
             obs.tls = tls;
             obs.http = http;
         }
-        Err(_) => obs.outcome = PathOutcome::DeadlineExceeded,
+        Err(Cut::Deadline) => obs.outcome = PathOutcome::DeadlineExceeded,
+        Err(Cut::Interrupt) => obs.outcome = PathOutcome::Interrupted,
     }
     obs.elapsed = started.elapsed();
     obs

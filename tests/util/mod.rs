@@ -154,3 +154,19 @@ impl LabHandle {
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
+
+/// `amlnet demo` on a filtered network, sent `signal` while its probes wait:
+/// the exit status and the report it still wrote.
+pub fn interrupted_demo(signal: i32) -> (i32, Value) {
+    let child = amlnet()
+        .args(["demo", "--scenario", "workspace-port-filtered", "--output", "json", "--timeout", "20s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let o = child.wait_with_output().expect("the binary ends");
+    (code(&o), report(&o))
+}
