@@ -205,10 +205,7 @@ fn namespaces() -> &'static Result<&'static [&'static str], Unavailable> {
                 }
             }
         }
-        Err(Unavailable {
-            reason: why_no_user_namespaces(first_error.as_deref().unwrap_or("")),
-            fix: "allow unprivileged user namespaces (see the reason), or run the tests as root".into(),
-        })
+        Err(no_user_namespaces(first_error.as_deref().unwrap_or("")))
     })
 }
 
@@ -229,29 +226,45 @@ fn try_unshare(unshare: &Path, flags: &[&str]) -> Result<(), String> {
     }
 }
 
-/// What unshare said, and which known switch turns user namespaces off here.
-fn why_no_user_namespaces(said: &str) -> String {
-    let mut why = format!("user namespaces are unavailable here ({said})");
+/// What unshare said, which known switch turns user namespaces off here,
+/// and how to turn them on (or to run as root, which needs none).
+fn no_user_namespaces(said: &str) -> Unavailable {
     let knobs = [
         (
             "/proc/sys/kernel/unprivileged_userns_clone",
             "0",
             "kernel.unprivileged_userns_clone=0 disables them for ordinary users",
+            "sudo sysctl -w kernel.unprivileged_userns_clone=1",
         ),
-        ("/proc/sys/user/max_user_namespaces", "0", "user.max_user_namespaces=0 disables them"),
+        (
+            "/proc/sys/user/max_user_namespaces",
+            "0",
+            "user.max_user_namespaces=0 disables them",
+            "sudo sysctl -w user.max_user_namespaces=15000",
+        ),
         (
             "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
             "1",
-            "kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu's AppArmor restriction) denies them to unconfined programs",
+            "kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu's AppArmor restriction) denies them",
+            "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0",
         ),
     ];
-    for (file, off, says) in knobs {
+    let mut reason = format!("user namespaces are unavailable here ({said})");
+    let mut fixes = Vec::new();
+    for (file, off, says, fix) in knobs {
         if fs::read_to_string(file).is_ok_and(|v| v.trim() == off) {
-            why.push_str("; ");
-            why.push_str(says);
+            reason.push_str("; ");
+            reason.push_str(says);
+            fixes.push(fix);
         }
     }
-    why
+    fixes.push("run the tests as root");
+    let fix = if fixes.len() == 1 {
+        "allow user namespaces for ordinary users, or run the tests as root".to_string()
+    } else {
+        fixes.join(", or ")
+    };
+    Unavailable { reason, fix }
 }
 
 /// Waits for `child`, killing it after `limit`; `None` when it was killed.
