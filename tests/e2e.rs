@@ -405,242 +405,246 @@ const GOOD_NO_PROXY: &str =
 
 #[test]
 fn healthy_setup_through_a_real_proxy_has_none_of_the_machine_codes() {
-    sandbox::run(&SUITE, || {
-        let (net, ca) = healthy_net("ok");
-        let proxy = format!("http://{PROXY}:8888");
-        net.write(
-            ".bashrc",
-            &format!(
-                "# ~/.bashrc\nexport HTTPS_PROXY={proxy}\nexport HTTP_PROXY={proxy}\nexport NO_PROXY={GOOD_NO_PROXY}\n"
-            ),
-        );
-        let args = check_args(&ca, &["--skip", "repos"]);
-        let o = net.amlnet(&[("HTTPS_PROXY", &proxy), ("HTTP_PROXY", &proxy), ("NO_PROXY", GOOD_NO_PROXY)], &args);
-        let r = report(&o);
-        assert_eq!(code(&o), 0, "{:?}\n{}", findings(&r), stderr(&o));
-        assert_eq!(findings(&r), vec![], "{}", stderr(&o));
-        // The system resolver path: /etc/resolv.conf of the namespace.
-        assert_eq!(r["environment"]["resolvers"], serde_json::json!([format!("{CUSTOMER_DNS}:53")]));
-        assert_eq!(r["environment"]["resolvers_source"], "/etc/resolv.conf");
-        assert_eq!(r["environment"]["uses_azure_dns"], false);
-        // Public names through the proxy, private ones direct.
-        let login = check(&r, "tcp:login.microsoftonline.com:443");
-        assert_eq!(login["via_proxy"], proxy);
-        assert_eq!(login["tls"]["verified"], true);
-        let ws = check(&r, &format!("tcp:{GUID}.workspace.eastus.api.azureml.ms:443"));
-        assert_eq!(ws["via_proxy"], Value::Null);
-        assert_eq!(ws["http"]["status"], 401);
-    });
+    sandbox::run(&SUITE, healthy_setup_through_a_real_proxy_has_none_of_the_machine_codes_body);
+}
+
+fn healthy_setup_through_a_real_proxy_has_none_of_the_machine_codes_body() {
+    let (net, ca) = healthy_net("ok");
+    let proxy = format!("http://{PROXY}:8888");
+    net.write(
+        ".bashrc",
+        &format!(
+            "# ~/.bashrc\nexport HTTPS_PROXY={proxy}\nexport HTTP_PROXY={proxy}\nexport NO_PROXY={GOOD_NO_PROXY}\n"
+        ),
+    );
+    let args = check_args(&ca, &["--skip", "repos"]);
+    let o = net.amlnet(&[("HTTPS_PROXY", &proxy), ("HTTP_PROXY", &proxy), ("NO_PROXY", GOOD_NO_PROXY)], &args);
+    let r = report(&o);
+    assert_eq!(code(&o), 0, "{:?}\n{}", findings(&r), stderr(&o));
+    assert_eq!(findings(&r), vec![], "{}", stderr(&o));
+    // The system resolver path: /etc/resolv.conf of the namespace.
+    assert_eq!(r["environment"]["resolvers"], serde_json::json!([format!("{CUSTOMER_DNS}:53")]));
+    assert_eq!(r["environment"]["resolvers_source"], "/etc/resolv.conf");
+    assert_eq!(r["environment"]["uses_azure_dns"], false);
+    // Public names through the proxy, private ones direct.
+    let login = check(&r, "tcp:login.microsoftonline.com:443");
+    assert_eq!(login["via_proxy"], proxy);
+    assert_eq!(login["tls"]["verified"], true);
+    let ws = check(&r, &format!("tcp:{GUID}.workspace.eastus.api.azureml.ms:443"));
+    assert_eq!(ws["via_proxy"], Value::Null);
+    assert_eq!(ws["http"]["status"], 401);
 }
 
 #[test]
 fn proxy_variables_in_bashrc_and_environment() {
-    sandbox::run(&SUITE, || {
-        let (net, ca) = healthy_net("vars");
-        let with_password = format!("http://amlnet:{SECRET}@{PROXY}:8889");
-        net.write(
-            ".bashrc",
-            &format!(
-                "# Ubuntu's guard\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\nexport HTTPS_PROXY={with_password}\nhttp_proxy=http://{PROXY}:8888\nexport no_proxy=\"$no_proxy,localhost\"\n"
-            ),
-        );
-        let mut args = vec!["check".to_string(), "--ca-file".into(), ca, "--skip".into(), "repos".into()];
-        args.extend(target_args());
-        let env = [
-            ("HTTPS_PROXY", with_password.as_str()),
-            ("https_proxy", "http://10.231.0.3:8888"),
-            ("HTTP_PROXY", "http://:3128"),
-            ("NO_PROXY", "localhost"),
-        ];
-        let mut outputs = Vec::new();
-        for format in ["json", "text", "markdown", "junit"] {
-            let mut a = args.clone();
-            a.extend(["--output".to_string(), format.to_string(), "--verbose".to_string()]);
-            outputs.push(net.amlnet(&env, &a));
-        }
-        assert!(
-            stderr(&outputs[1]).contains("HTTPS goes through http://10.231.0.3:8888 (from https_proxy)"),
-            "{}",
-            stderr(&outputs[1])
-        );
-        assert!(
-            stderr(&outputs[1]).contains("proxy variable HTTPS_PROXY=http://amlnet:***@"),
-            "{}",
-            stderr(&outputs[1])
-        );
-        for o in &outputs {
-            let all = format!("{}{}", stdout(o), stderr(o));
-            assert!(!all.contains(SECRET), "the proxy password leaked:\n{all}");
-        }
-        let r = report(&outputs[0]);
-        let c = codes(&r);
-        for want in [
-            "proxy-credentials-in-clear",
-            "proxy-env-mismatch",
-            "proxy-malformed",
-            "proxy-not-exported",
-            "no-proxy-missing-private",
-            "no-proxy-missing-metadata",
-        ] {
-            assert!(c.contains(&want.to_string()), "{want} missing from {c:?}");
-        }
-        assert_eq!(hosts_of(&r, "proxy-not-exported"), vec!["http_proxy"]);
-        assert_eq!(hosts_of(&r, "proxy-malformed"), vec!["HTTP_PROXY"]);
-        assert!(hosts_of(&r, "no-proxy-missing-private").contains(&format!("{GUID}.workspace.eastus.api.azureml.ms")));
-        assert_eq!(hosts_of(&r, "no-proxy-missing-metadata"), vec!["168.63.129.16", "169.254.169.254"]);
-        let detail: String =
-            r["findings"].as_array().unwrap().iter().map(|f| f["detail"].as_str().unwrap().to_string()).collect();
-        assert!(detail.contains("line 6"), "the bashrc line is named: {detail}");
-        assert!(detail.contains("non-interactive guard"), "{detail}");
-        assert!(detail.contains("HTTPS_PROXY='http://amlnet:***@10.231.0.3:8889'"), "{detail}");
-    });
+    sandbox::run(&SUITE, proxy_variables_in_bashrc_and_environment_body);
+}
+
+fn proxy_variables_in_bashrc_and_environment_body() {
+    let (net, ca) = healthy_net("vars");
+    let with_password = format!("http://amlnet:{SECRET}@{PROXY}:8889");
+    net.write(
+        ".bashrc",
+        &format!(
+            "# Ubuntu's guard\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\nexport HTTPS_PROXY={with_password}\nhttp_proxy=http://{PROXY}:8888\nexport no_proxy=\"$no_proxy,localhost\"\n"
+        ),
+    );
+    let mut args = vec!["check".to_string(), "--ca-file".into(), ca, "--skip".into(), "repos".into()];
+    args.extend(target_args());
+    let env = [
+        ("HTTPS_PROXY", with_password.as_str()),
+        ("https_proxy", "http://10.231.0.3:8888"),
+        ("HTTP_PROXY", "http://:3128"),
+        ("NO_PROXY", "localhost"),
+    ];
+    let mut outputs = Vec::new();
+    for format in ["json", "text", "markdown", "junit"] {
+        let mut a = args.clone();
+        a.extend(["--output".to_string(), format.to_string(), "--verbose".to_string()]);
+        outputs.push(net.amlnet(&env, &a));
+    }
+    assert!(
+        stderr(&outputs[1]).contains("HTTPS goes through http://10.231.0.3:8888 (from https_proxy)"),
+        "{}",
+        stderr(&outputs[1])
+    );
+    assert!(stderr(&outputs[1]).contains("proxy variable HTTPS_PROXY=http://amlnet:***@"), "{}", stderr(&outputs[1]));
+    for o in &outputs {
+        let all = format!("{}{}", stdout(o), stderr(o));
+        assert!(!all.contains(SECRET), "the proxy password leaked:\n{all}");
+    }
+    let r = report(&outputs[0]);
+    let c = codes(&r);
+    for want in [
+        "proxy-credentials-in-clear",
+        "proxy-env-mismatch",
+        "proxy-malformed",
+        "proxy-not-exported",
+        "no-proxy-missing-private",
+        "no-proxy-missing-metadata",
+    ] {
+        assert!(c.contains(&want.to_string()), "{want} missing from {c:?}");
+    }
+    assert_eq!(hosts_of(&r, "proxy-not-exported"), vec!["http_proxy"]);
+    assert_eq!(hosts_of(&r, "proxy-malformed"), vec!["HTTP_PROXY"]);
+    assert!(hosts_of(&r, "no-proxy-missing-private").contains(&format!("{GUID}.workspace.eastus.api.azureml.ms")));
+    assert_eq!(hosts_of(&r, "no-proxy-missing-metadata"), vec!["168.63.129.16", "169.254.169.254"]);
+    let detail: String =
+        r["findings"].as_array().unwrap().iter().map(|f| f["detail"].as_str().unwrap().to_string()).collect();
+    assert!(detail.contains("line 6"), "the bashrc line is named: {detail}");
+    assert!(detail.contains("non-interactive guard"), "{detail}");
+    assert!(detail.contains("HTTPS_PROXY='http://amlnet:***@10.231.0.3:8889'"), "{detail}");
 }
 
 #[test]
 fn proxy_path_denial_authentication_and_unreachable() {
-    sandbox::run(&SUITE, || {
-        let (net, ca) = healthy_net("path");
-        let base = check_args(&ca, &["--skip", "local"]);
-        // The allow-list proxy denies pypi.org with its own 403.
-        let proxy = format!("http://{PROXY}:8888");
-        let r = report(&net.amlnet(&[("https_proxy", &proxy), ("no_proxy", GOOD_NO_PROXY)], &base));
-        assert_eq!(hosts_of(&r, "http-blocked"), vec!["pypi.org:443"], "{:?}", findings(&r));
-        let detail = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "http-blocked").unwrap()["detail"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        assert!(detail.contains("403"), "{detail}");
-        assert_eq!(check(&r, "tcp:pypi.org:443")["via_proxy"], proxy);
-        let files = check(&r, "tcp:files.pythonhosted.org:443");
-        assert_eq!(files["http"]["status"], 200, "{files}");
-        assert_eq!(files["http"]["via_proxy"], true);
+    sandbox::run(&SUITE, proxy_path_denial_authentication_and_unreachable_body);
+}
 
-        // The authenticating proxy without credentials: 407.
-        let auth = format!("http://{PROXY}:8889");
-        let r = report(&net.amlnet(&[("https_proxy", &auth), ("no_proxy", GOOD_NO_PROXY)], &base));
-        assert!(
-            hosts_of(&r, "http-proxy-auth").contains(&"management.azure.com:443".to_string()),
-            "{:?}",
-            findings(&r)
-        );
-        // With them: through.
-        let creds = format!("http://amlnet:{SECRET}@{PROXY}:8889");
-        let o = net.amlnet(&[("https_proxy", &creds), ("no_proxy", GOOD_NO_PROXY)], &base);
-        assert!(!stdout(&o).contains(SECRET));
-        let r = report(&o);
-        assert!(hosts_of(&r, "http-proxy-auth").is_empty(), "{:?}", findings(&r));
-        assert_eq!(check(&r, "tcp:management.azure.com:443")["tls"]["verified"], true);
+fn proxy_path_denial_authentication_and_unreachable_body() {
+    let (net, ca) = healthy_net("path");
+    let base = check_args(&ca, &["--skip", "local"]);
+    // The allow-list proxy denies pypi.org with its own 403.
+    let proxy = format!("http://{PROXY}:8888");
+    let r = report(&net.amlnet(&[("https_proxy", &proxy), ("no_proxy", GOOD_NO_PROXY)], &base));
+    assert_eq!(hosts_of(&r, "http-blocked"), vec!["pypi.org:443"], "{:?}", findings(&r));
+    let detail = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "http-blocked").unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(detail.contains("403"), "{detail}");
+    assert_eq!(check(&r, "tcp:pypi.org:443")["via_proxy"], proxy);
+    let files = check(&r, "tcp:files.pythonhosted.org:443");
+    assert_eq!(files["http"]["status"], 200, "{files}");
+    assert_eq!(files["http"]["via_proxy"], true);
 
-        // Nothing listens on the proxy port.
-        let dead = format!("http://{PROXY}:9999");
-        let r = report(&net.amlnet(&[("https_proxy", &dead), ("no_proxy", GOOD_NO_PROXY)], &base));
-        assert_eq!(hosts_of(&r, "proxy-unreachable"), vec![dead.clone()]);
-    });
+    // The authenticating proxy without credentials: 407.
+    let auth = format!("http://{PROXY}:8889");
+    let r = report(&net.amlnet(&[("https_proxy", &auth), ("no_proxy", GOOD_NO_PROXY)], &base));
+    assert!(hosts_of(&r, "http-proxy-auth").contains(&"management.azure.com:443".to_string()), "{:?}", findings(&r));
+    // With them: through.
+    let creds = format!("http://amlnet:{SECRET}@{PROXY}:8889");
+    let o = net.amlnet(&[("https_proxy", &creds), ("no_proxy", GOOD_NO_PROXY)], &base);
+    assert!(!stdout(&o).contains(SECRET));
+    let r = report(&o);
+    assert!(hosts_of(&r, "http-proxy-auth").is_empty(), "{:?}", findings(&r));
+    assert_eq!(check(&r, "tcp:management.azure.com:443")["tls"]["verified"], true);
+
+    // Nothing listens on the proxy port.
+    let dead = format!("http://{PROXY}:9999");
+    let r = report(&net.amlnet(&[("https_proxy", &dead), ("no_proxy", GOOD_NO_PROXY)], &base));
+    assert_eq!(hosts_of(&r, "proxy-unreachable"), vec![dead.clone()]);
 }
 
 #[test]
 fn custom_dns_without_forwarder_and_a_pinned_name() {
-    sandbox::run(&SUITE, || {
-        let plan = plan();
-        let blob = "stcontosoe2e.blob.core.windows.net";
-        let mut net = Net::new("dns");
-        net.dnsmasq(CUSTOMER_DNS, "customer", &records(&plan, &[blob]));
-        net.dnsmasq(AZURE_DNS, "azure", &records(&plan, &[]));
-        let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
-        net.wait_for(&format!("{CUSTOMER_DNS}:53"));
-        net.wait_for(&format!("{AZURE_DNS}:53"));
-        fs::write(
-            Path::new("/etc/netns").join(&net.cli).join("hosts"),
-            "127.0.0.1 localhost\n10.231.1.99 kv-contoso-e2e.vault.azure.net\n",
-        )
-        .unwrap();
-        let args = check_args(&ca, &["--skip", "repos", "--azure-dns", AZURE_DNS]);
-        let o = net.amlnet(&[], &args);
-        let r = report(&o);
-        assert_eq!(hosts_of(&r, "dns-custom-no-forwarder"), vec![blob.to_string()], "{:?}", findings(&r));
-        assert!(hosts_of(&r, "dns-public-answer").is_empty());
-        let asked = &check(&r, &format!("dns:{blob}"))["azure_dns"];
-        assert_eq!(asked["resolver"], format!("{AZURE_DNS}:53"));
-        assert!(asked["addresses"][0].as_str().unwrap().starts_with("10.231.1."), "{asked}");
-        let f = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "dns-custom-no-forwarder").unwrap();
-        assert!(f["remedy"].as_str().unwrap().contains("privatelink.blob.core.windows.net"));
-        assert_eq!(hosts_of(&r, "dns-hosts-override"), vec!["kv-contoso-e2e.vault.azure.net".to_string()]);
-        assert_eq!(r["environment"]["hosts_overrides"][0]["line"], 2);
-        assert_eq!(check(&r, "dns:kv-contoso-e2e.vault.azure.net")["addresses"][0], "10.231.1.99");
-    });
+    sandbox::run(&SUITE, custom_dns_without_forwarder_and_a_pinned_name_body);
+}
+
+fn custom_dns_without_forwarder_and_a_pinned_name_body() {
+    let plan = plan();
+    let blob = "stcontosoe2e.blob.core.windows.net";
+    let mut net = Net::new("dns");
+    net.dnsmasq(CUSTOMER_DNS, "customer", &records(&plan, &[blob]));
+    net.dnsmasq(AZURE_DNS, "azure", &records(&plan, &[]));
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
+    net.wait_for(&format!("{AZURE_DNS}:53"));
+    fs::write(
+        Path::new("/etc/netns").join(&net.cli).join("hosts"),
+        "127.0.0.1 localhost\n10.231.1.99 kv-contoso-e2e.vault.azure.net\n",
+    )
+    .unwrap();
+    let args = check_args(&ca, &["--skip", "repos", "--azure-dns", AZURE_DNS]);
+    let o = net.amlnet(&[], &args);
+    let r = report(&o);
+    assert_eq!(hosts_of(&r, "dns-custom-no-forwarder"), vec![blob.to_string()], "{:?}", findings(&r));
+    assert!(hosts_of(&r, "dns-public-answer").is_empty());
+    let asked = &check(&r, &format!("dns:{blob}"))["azure_dns"];
+    assert_eq!(asked["resolver"], format!("{AZURE_DNS}:53"));
+    assert!(asked["addresses"][0].as_str().unwrap().starts_with("10.231.1."), "{asked}");
+    let f = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "dns-custom-no-forwarder").unwrap();
+    assert!(f["remedy"].as_str().unwrap().contains("privatelink.blob.core.windows.net"));
+    assert_eq!(hosts_of(&r, "dns-hosts-override"), vec!["kv-contoso-e2e.vault.azure.net".to_string()]);
+    assert_eq!(r["environment"]["hosts_overrides"][0]["line"], 2);
+    assert_eq!(check(&r, "dns:kv-contoso-e2e.vault.azure.net")["addresses"][0], "10.231.1.99");
 }
 
 #[test]
 fn local_address_in_docker_bridge_range() {
-    sandbox::run(&SUITE, || {
-        let (net, ca) = healthy_net("dock");
-        // A veth pair stands in for a second NIC (the dummy module may be absent).
-        sh(&["ip", "-n", &net.cli, "link", "add", "ens9", "type", "veth", "peer", "name", "ens9p"]);
-        sh(&["ip", "-n", &net.cli, "addr", "add", "172.17.5.1/24", "dev", "ens9"]);
-        sh(&["ip", "-n", &net.cli, "link", "set", "ens9", "up"]);
-        let args = check_args(&ca, &["--skip", "repos"]);
-        let r = report(&net.amlnet(&[], &args));
-        let hosts = hosts_of(&r, "docker-bridge-overlap");
-        assert!(hosts.contains(&"172.17.5.1/24 (ens9)".to_string()), "{hosts:?}");
-        assert!(hosts.contains(&"route 172.17.5.0/24 (ens9)".to_string()), "{hosts:?}");
-        let ifaces = r["environment"]["interfaces"].as_array().unwrap();
-        assert!(ifaces.iter().any(|i| i["interface"] == "ens9" && i["address"] == "172.17.5.1/24"));
-    });
+    sandbox::run(&SUITE, local_address_in_docker_bridge_range_body);
+}
+
+fn local_address_in_docker_bridge_range_body() {
+    let (net, ca) = healthy_net("dock");
+    // A veth pair stands in for a second NIC (the dummy module may be absent).
+    sh(&["ip", "-n", &net.cli, "link", "add", "ens9", "type", "veth", "peer", "name", "ens9p"]);
+    sh(&["ip", "-n", &net.cli, "addr", "add", "172.17.5.1/24", "dev", "ens9"]);
+    sh(&["ip", "-n", &net.cli, "link", "set", "ens9", "up"]);
+    let args = check_args(&ca, &["--skip", "repos"]);
+    let r = report(&net.amlnet(&[], &args));
+    let hosts = hosts_of(&r, "docker-bridge-overlap");
+    assert!(hosts.contains(&"172.17.5.1/24 (ens9)".to_string()), "{hosts:?}");
+    assert!(hosts.contains(&"route 172.17.5.0/24 (ens9)".to_string()), "{hosts:?}");
+    let ifaces = r["environment"]["interfaces"].as_array().unwrap();
+    assert!(ifaces.iter().any(|i| i["interface"] == "ens9" && i["address"] == "172.17.5.1/24"));
 }
 
 #[test]
 fn tls_faults_and_a_closed_udp_port_behind_real_dns() {
-    sandbox::run(&SUITE, || {
-        let plan = plan();
-        let moved = [
-            ("mcr.microsoft.com", "198.51.100.10"),
-            ("graph.microsoft.com", "198.51.100.11"),
-            ("management.azure.com", "198.51.100.12"),
-            ("eastus.tundra.azureml.ms", "198.51.100.13"),
-        ];
-        let mut recs: Vec<String> = records(&plan, &[])
-            .into_iter()
-            .filter(|r| !moved.iter().any(|(h, _)| r.starts_with(&format!("host-record={h},"))))
-            .collect();
-        recs.extend(moved.iter().map(|(h, a)| format!("host-record={h},{a}")));
-        let mut net = Net::new("tlsf");
-        net.dnsmasq(CUSTOMER_DNS, "customer", &recs);
-        let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
-        let flt = net.faulty_namespace();
-        net.serve_in(&flt, || async {
-            let at = |last: u8| SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, last)), 443);
-            tls::resetting_on(at(10)).await.unwrap();
-            tls::silent_on(at(11)).await.unwrap();
-            let inspection = LabCa::new(tls::INSPECTION_CA_NAME, "Contoso Ltd").unwrap();
-            tls::serve_on(at(12), &inspection, &["management.azure.com".to_string()], false, Responder::Service)
-                .await
-                .unwrap();
-            // Nothing on 198.51.100.13: UDP 5831 there gets ICMP port unreachable.
-        });
-        net.wait_for(&format!("{CUSTOMER_DNS}:53"));
-        let mut args = check_args(&ca, &["--skip", "repos", "--timeout", "2s"]);
-        args.push("--no-color".into());
-        let o = net.amlnet(&[], &args);
-        let r = report(&o);
-        let mut got = findings(&r);
-        got.sort();
-        let f = |sev: &str, code: &str, host: &str| (sev.to_string(), code.to_string(), vec![host.to_string()]);
-        let mut want = vec![
-            f("error", "tls-reset", "mcr.microsoft.com:443"),
-            f("error", "tls-timeout", "graph.microsoft.com:443"),
-            f("error", "tls-untrusted", "management.azure.com:443"),
-            f("warning", "udp-rejected", "eastus.tundra.azureml.ms:5831"),
-        ];
-        want.sort();
-        assert_eq!(got, want, "{}", stderr(&o));
-        let untrusted = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "tls-untrusted").unwrap();
-        assert!(
-            untrusted["detail"]
-                .as_str()
-                .unwrap()
-                .contains("TLS inspection: certificate issued by Contoso Firewall TLS Inspection CA")
-        );
-        assert_eq!(check(&r, "tcp:mcr.microsoft.com:443")["tcp_state"], "open");
-        assert_eq!(check(&r, "udp:eastus.tundra.azureml.ms:5831")["udp_state"], "rejected");
+    sandbox::run(&SUITE, tls_faults_and_a_closed_udp_port_behind_real_dns_body);
+}
+
+fn tls_faults_and_a_closed_udp_port_behind_real_dns_body() {
+    let plan = plan();
+    let moved = [
+        ("mcr.microsoft.com", "198.51.100.10"),
+        ("graph.microsoft.com", "198.51.100.11"),
+        ("management.azure.com", "198.51.100.12"),
+        ("eastus.tundra.azureml.ms", "198.51.100.13"),
+    ];
+    let mut recs: Vec<String> = records(&plan, &[])
+        .into_iter()
+        .filter(|r| !moved.iter().any(|(h, _)| r.starts_with(&format!("host-record={h},"))))
+        .collect();
+    recs.extend(moved.iter().map(|(h, a)| format!("host-record={h},{a}")));
+    let mut net = Net::new("tlsf");
+    net.dnsmasq(CUSTOMER_DNS, "customer", &recs);
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    let flt = net.faulty_namespace();
+    net.serve_in(&flt, || async {
+        let at = |last: u8| SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, last)), 443);
+        tls::resetting_on(at(10)).await.unwrap();
+        tls::silent_on(at(11)).await.unwrap();
+        let inspection = LabCa::new(tls::INSPECTION_CA_NAME, "Contoso Ltd").unwrap();
+        tls::serve_on(at(12), &inspection, &["management.azure.com".to_string()], false, Responder::Service)
+            .await
+            .unwrap();
+        // Nothing on 198.51.100.13: UDP 5831 there gets ICMP port unreachable.
     });
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
+    let mut args = check_args(&ca, &["--skip", "repos", "--timeout", "2s"]);
+    args.push("--no-color".into());
+    let o = net.amlnet(&[], &args);
+    let r = report(&o);
+    let mut got = findings(&r);
+    got.sort();
+    let f = |sev: &str, code: &str, host: &str| (sev.to_string(), code.to_string(), vec![host.to_string()]);
+    let mut want = vec![
+        f("error", "tls-reset", "mcr.microsoft.com:443"),
+        f("error", "tls-timeout", "graph.microsoft.com:443"),
+        f("error", "tls-untrusted", "management.azure.com:443"),
+        f("warning", "udp-rejected", "eastus.tundra.azureml.ms:5831"),
+    ];
+    want.sort();
+    assert_eq!(got, want, "{}", stderr(&o));
+    let untrusted = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "tls-untrusted").unwrap();
+    assert!(
+        untrusted["detail"]
+            .as_str()
+            .unwrap()
+            .contains("TLS inspection: certificate issued by Contoso Firewall TLS Inspection CA")
+    );
+    assert_eq!(check(&r, "tcp:mcr.microsoft.com:443")["tcp_state"], "open");
+    assert_eq!(check(&r, "udp:eastus.tundra.azureml.ms:5831")["udp_state"], "rejected");
 }

@@ -48,10 +48,10 @@ impl Drop for Netns {
 
 #[test]
 fn no_route_is_tcp_unreachable() {
-    sandbox::run(&SUITE, no_route);
+    sandbox::run(&SUITE, no_route_is_tcp_unreachable_body);
 }
 
-fn no_route() {
+fn no_route_is_tcp_unreachable_body() {
     let ns = Netns::new("noroute");
     // 192.0.2.10 (TEST-NET-1) has no route in a namespace with only loopback:
     // connect() fails at once with ENETUNREACH and nothing is sent.
