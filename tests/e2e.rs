@@ -5,15 +5,21 @@
 //! in a client namespace whose /etc/netns/NAME/resolv.conf points at the
 //! DNS, so amlnet takes its ordinary system-resolver path.
 //!
-//! Needs root, iproute2, dnsmasq and tinyproxy; `.ci/run` installs them.
+//! Each test runs as root of a user namespace it creates (tests/sandbox), so
+//! no root is needed. It needs iproute2, dnsmasq and tinyproxy, and user
+//! namespaces; without them it is skipped loudly, and under
+//! `AMLNET_E2E=required` (set by `.ci/run`, which installs them) it fails.
+//! dnsmasq and tinyproxy run as the namespace's root, without changing user:
+//! the user namespace maps no other user or group.
 
+mod sandbox;
 mod util;
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use amlnet::catalogue::{Catalogue, Expect};
@@ -28,6 +34,19 @@ const CUSTOMER_DNS: &str = "10.231.0.53";
 const AZURE_DNS: &str = "10.231.0.54";
 const PROXY: &str = "10.231.0.3";
 const SECRET: &str = "Sup3rSecretPw";
+
+const SUITE: sandbox::Suite = sandbox::Suite {
+    file: "tests/e2e.rs",
+    tools: &[sandbox::IP, sandbox::BASH, sandbox::DNSMASQ, sandbox::TINYPROXY],
+    timeout: Duration::from_secs(300),
+};
+
+/// Says whether this file's tests run here; fails only when they cannot and
+/// `AMLNET_E2E=required`.
+#[test]
+fn suite_status() {
+    sandbox::status(&SUITE);
+}
 
 fn target() -> Target {
     Target {
@@ -61,10 +80,7 @@ fn target_args() -> Vec<String> {
 }
 
 fn sh(args: &[&str]) {
-    let o = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e} (is it installed? .ci/run installs it)"));
+    let o = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
     assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -133,32 +149,53 @@ impl Net {
         p
     }
 
-    fn spawn_in_svc(&mut self, args: &[&str]) {
+    /// Starts `args` in the services namespace, its output in `LABEL.log`.
+    fn spawn_in_svc(&mut self, label: &str, args: &[&str]) {
+        let log = fs::File::create(self.path(&format!("{label}.log"))).unwrap();
         let child = Command::new("ip")
             .args(["netns", "exec", &self.svc])
             .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("{args:?}: {e}"));
         self.children.push(child);
+    }
+
+    /// What the daemons started here have said.
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for entry in fs::read_dir(self.dir.path()).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".log") {
+                out.push_str(&format!("--- {name}\n{}", fs::read_to_string(entry.path()).unwrap_or_default()));
+            }
+        }
+        out
     }
 
     /// dnsmasq answering `records` at `addr`.
     fn dnsmasq(&mut self, addr: &str, name: &str, records: &[String]) {
         let conf = self.write(&format!("{name}.conf"), &(records.join("\n") + "\n"));
         let conf = conf.display().to_string();
-        self.spawn_in_svc(&[
-            "dnsmasq",
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            "--bind-interfaces",
-            &format!("--listen-address={addr}"),
-            "--user=root",
-            "--pid-file=",
-            &format!("--conf-file={conf}"),
-        ]);
+        // Root (of the namespace) stays root: `--user=root` keeps the user and
+        // an empty `--group=` the groups (setgroups is denied in a user namespace).
+        self.spawn_in_svc(
+            &format!("dnsmasq-{name}"),
+            &[
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+                &format!("--listen-address={addr}"),
+                "--user=root",
+                "--group=",
+                "--pid-file=",
+                "--log-facility=-",
+                &format!("--conf-file={conf}"),
+            ],
+        );
     }
 
     /// tinyproxy on PROXY:`port` allowing only `allow`, optionally with basic auth.
@@ -167,15 +204,16 @@ impl Net {
             &format!("filter-{port}"),
             &(allow.iter().map(|a| format!("^{}$", a.replace('.', "\\."))).collect::<Vec<_>>().join("\n") + "\n"),
         );
+        // No User/Group: it stays the namespace's root (no other user is mapped).
         let mut conf = format!(
-            "User nobody\nGroup nogroup\nPort {port}\nListen {PROXY}\nTimeout 10\nMaxClients 50\nLogLevel Error\nFilter \"{}\"\nFilterDefaultDeny Yes\nFilterType ere\nConnectPort 443\n",
+            "Port {port}\nListen {PROXY}\nTimeout 10\nMaxClients 50\nLogLevel Error\nFilter \"{}\"\nFilterDefaultDeny Yes\nFilterType ere\nConnectPort 443\n",
             filter.display()
         );
         if let Some((u, p)) = auth {
             conf.push_str(&format!("BasicAuth {u} {p}\n"));
         }
         let conf = self.write(&format!("tinyproxy-{port}.conf"), &conf).display().to_string();
-        self.spawn_in_svc(&["tinyproxy", "-d", "-c", &conf]);
+        self.spawn_in_svc(&format!("tinyproxy-{port}"), &["tinyproxy", "-d", "-c", &conf]);
     }
 
     /// Runs `start` on a runtime in a thread that has entered namespace `ns`:
@@ -186,7 +224,7 @@ impl Net {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()>,
     {
-        let ns_path = format!("/var/run/netns/{ns}");
+        let ns_path = sandbox::netns_file(ns);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let handle = std::thread::spawn(move || {
@@ -263,7 +301,7 @@ impl Net {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("nothing listens on {addr}");
+        panic!("nothing listens on {addr}\n{}", self.logs());
     }
 
     /// Runs amlnet in the client namespace with `env` as its whole proxy environment.
@@ -367,6 +405,10 @@ const GOOD_NO_PROXY: &str =
 
 #[test]
 fn healthy_setup_through_a_real_proxy_has_none_of_the_machine_codes() {
+    sandbox::run(&SUITE, healthy_setup_through_a_real_proxy_has_none_of_the_machine_codes_body);
+}
+
+fn healthy_setup_through_a_real_proxy_has_none_of_the_machine_codes_body() {
     let (net, ca) = healthy_net("ok");
     let proxy = format!("http://{PROXY}:8888");
     net.write(
@@ -395,6 +437,10 @@ fn healthy_setup_through_a_real_proxy_has_none_of_the_machine_codes() {
 
 #[test]
 fn proxy_variables_in_bashrc_and_environment() {
+    sandbox::run(&SUITE, proxy_variables_in_bashrc_and_environment_body);
+}
+
+fn proxy_variables_in_bashrc_and_environment_body() {
     let (net, ca) = healthy_net("vars");
     let with_password = format!("http://amlnet:{SECRET}@{PROXY}:8889");
     net.write(
@@ -452,6 +498,10 @@ fn proxy_variables_in_bashrc_and_environment() {
 
 #[test]
 fn proxy_path_denial_authentication_and_unreachable() {
+    sandbox::run(&SUITE, proxy_path_denial_authentication_and_unreachable_body);
+}
+
+fn proxy_path_denial_authentication_and_unreachable_body() {
     let (net, ca) = healthy_net("path");
     let base = check_args(&ca, &["--skip", "local"]);
     // The allow-list proxy denies pypi.org with its own 403.
@@ -488,6 +538,10 @@ fn proxy_path_denial_authentication_and_unreachable() {
 
 #[test]
 fn custom_dns_without_forwarder_and_a_pinned_name() {
+    sandbox::run(&SUITE, custom_dns_without_forwarder_and_a_pinned_name_body);
+}
+
+fn custom_dns_without_forwarder_and_a_pinned_name_body() {
     let plan = plan();
     let blob = "stcontosoe2e.blob.core.windows.net";
     let mut net = Net::new("dns");
@@ -518,6 +572,10 @@ fn custom_dns_without_forwarder_and_a_pinned_name() {
 
 #[test]
 fn local_address_in_docker_bridge_range() {
+    sandbox::run(&SUITE, local_address_in_docker_bridge_range_body);
+}
+
+fn local_address_in_docker_bridge_range_body() {
     let (net, ca) = healthy_net("dock");
     // A veth pair stands in for a second NIC (the dummy module may be absent).
     sh(&["ip", "-n", &net.cli, "link", "add", "ens9", "type", "veth", "peer", "name", "ens9p"]);
@@ -534,6 +592,10 @@ fn local_address_in_docker_bridge_range() {
 
 #[test]
 fn tls_faults_and_a_closed_udp_port_behind_real_dns() {
+    sandbox::run(&SUITE, tls_faults_and_a_closed_udp_port_behind_real_dns_body);
+}
+
+fn tls_faults_and_a_closed_udp_port_behind_real_dns_body() {
     let plan = plan();
     let moved = [
         ("mcr.microsoft.com", "198.51.100.10"),

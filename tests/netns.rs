@@ -1,12 +1,28 @@
-//! Tests that need a network namespace of their own (root, iproute2):
-//! a namespace with only loopback up has no route anywhere, which is the
-//! one honest way to see "no route to host" without sending a packet out.
+//! Tests that need a network namespace of their own: a namespace with only
+//! loopback up has no route anywhere, which is the one honest way to see
+//! "no route to host" without sending a packet out.
+//!
+//! Each test runs as root of a user namespace it creates (tests/sandbox), so
+//! no root is needed; it needs iproute2 and user namespaces, and is skipped
+//! loudly without them (a failure under `AMLNET_E2E=required`, as in CI).
 
+mod sandbox;
 mod util;
 
 use std::process::Command;
+use std::time::Duration;
 
 use util::*;
+
+const SUITE: sandbox::Suite =
+    sandbox::Suite { file: "tests/netns.rs", tools: &[sandbox::IP], timeout: Duration::from_secs(120) };
+
+/// Says whether this file's tests run here; fails only when they cannot and
+/// `AMLNET_E2E=required`.
+#[test]
+fn suite_status() {
+    sandbox::status(&SUITE);
+}
 
 /// A network namespace that is deleted when dropped.
 struct Netns(String);
@@ -15,8 +31,8 @@ impl Netns {
     fn new(tag: &str) -> Netns {
         let name = format!("amlnet-{tag}-{}", std::process::id());
         let ok = |args: &[&str]| {
-            let o = Command::new("ip").args(args).output().expect("iproute2 is installed (.ci/run installs it)");
-            assert!(o.status.success(), "ip {args:?}: {} (these tests need root)", String::from_utf8_lossy(&o.stderr));
+            let o = Command::new("ip").args(args).output().expect("iproute2 is installed");
+            assert!(o.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&o.stderr));
         };
         ok(&["netns", "add", &name]);
         ok(&["-n", &name, "link", "set", "lo", "up"]);
@@ -32,6 +48,10 @@ impl Drop for Netns {
 
 #[test]
 fn no_route_is_tcp_unreachable() {
+    sandbox::run(&SUITE, no_route_is_tcp_unreachable_body);
+}
+
+fn no_route_is_tcp_unreachable_body() {
     let ns = Netns::new("noroute");
     // 192.0.2.10 (TEST-NET-1) has no route in a namespace with only loopback:
     // connect() fails at once with ENETUNREACH and nothing is sent.
