@@ -1,7 +1,7 @@
 //! The catalogue: what to probe, as data. TOML files under `probes/` are
 //! compiled in; `--probes DIR` adds or replaces entries by `id`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -168,6 +168,10 @@ pub struct CloudNames {
     pub regions: BTreeSet<String>,
 }
 
+/// The most catalogue entries amlnet takes: far above any real workspace's
+/// needs, and small enough that a run stays within seconds.
+pub const MAX_ENTRIES: usize = 10_000;
+
 /// The merged catalogue.
 #[derive(Debug, Clone)]
 pub struct Catalogue {
@@ -175,6 +179,8 @@ pub struct Catalogue {
     pub endpoints: Vec<EndpointSpec>,
     /// Per-cloud names.
     pub clouds: BTreeMap<String, CloudNames>,
+    /// Where each id sits in `endpoints`, so that merging stays linear.
+    by_id: HashMap<String, usize>,
 }
 
 impl Catalogue {
@@ -182,7 +188,7 @@ impl Catalogue {
     pub fn builtin() -> &'static Catalogue {
         static BUILT: OnceLock<Catalogue> = OnceLock::new();
         BUILT.get_or_init(|| {
-            let mut c = Catalogue { endpoints: Vec::new(), clouds: BTreeMap::new() };
+            let mut c = Catalogue { endpoints: Vec::new(), clouds: BTreeMap::new(), by_id: HashMap::new() };
             // The built-in files are part of the source tree and covered by tests;
             // a parse failure here is a build defect, not user input.
             c.merge_clouds("probes/clouds.toml", BUILTIN_CLOUDS).expect("built-in clouds.toml parses");
@@ -252,9 +258,17 @@ impl Catalogue {
                 spec.expected_issuers = file.defaults.expected_issuers.clone();
             }
             self.validate(name, &spec)?;
-            match self.endpoints.iter_mut().find(|e| e.id == spec.id) {
-                Some(existing) => *existing = spec,
-                None => self.endpoints.push(spec),
+            match self.by_id.get(&spec.id) {
+                Some(&at) => self.endpoints[at] = spec,
+                None if self.endpoints.len() >= MAX_ENTRIES => {
+                    bail!(
+                        "{name}: more than {MAX_ENTRIES} catalogue entries in all; amlnet takes at most {MAX_ENTRIES}"
+                    )
+                }
+                None => {
+                    self.by_id.insert(spec.id.clone(), self.endpoints.len());
+                    self.endpoints.push(spec);
+                }
             }
         }
         Ok(())

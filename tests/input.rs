@@ -117,6 +117,32 @@ fn extra_catalogue_adds_endpoints() {
     assert_eq!(e["port"], 8443);
 }
 
+/// A catalogue past the size amlnet takes is refused, naming the limit;
+/// one just under it is planned, and an id given twice replaces the first.
+#[test]
+fn catalogue_size_is_capped_and_ids_replace() {
+    let entry = |i: usize| {
+        format!(
+            "[[endpoint]]\nid = 'bench-{i}'\ngroup = 'bench'\nhost = 'h{i}.bench.example'\nports = ['tcp/443']\nexpect = 'public'\nrequired = true\nservice_tag = 'Internet'\npurpose = 'p'\ndocs = []\ntls = false\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir, "big.toml", &(0..10_000).map(entry).collect::<String>());
+    assert_usage_error(
+        &run(&["plan", "--region", "eastus", "--probes", dir.path().to_str().unwrap()]),
+        "amlnet takes at most 10000",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut text: String = (0..9_000).map(entry).collect();
+    text.push_str(&entry(7).replace("h7.bench", "replaced.bench"));
+    write(&dir, "big.toml", &text);
+    let o = run(&["plan", "--region", "eastus", "--probes", dir.path().to_str().unwrap(), "--output", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let hosts = hosts(&report(&o));
+    assert!(hosts.contains(&"replaced.bench.example".to_string()) && !hosts.contains(&"h7.bench.example".to_string()));
+    assert_eq!(hosts.iter().filter(|h| h.ends_with(".bench.example")).count(), 9_000);
+}
+
 fn plan(cloud: &str, region: &str) -> serde_json::Value {
     let o = run(&[
         "plan",
