@@ -120,8 +120,8 @@ pub struct Limits {
     /// When the whole run must be over: `--deadline` counted from the
     /// process's start, so reading the catalogue and this machine count too.
     pub deadline: Instant,
-    /// Probes in flight at once.
-    pub concurrency: usize,
+    /// Probes in flight at once; `None` sizes it from the open-files limit.
+    pub concurrency: Option<usize>,
 }
 
 /// DNS servers chosen explicitly instead of the machine's resolv.conf.
@@ -181,7 +181,11 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
         connect_to: options.connect_to.clone(),
         timeout: options.limits.timeout,
         deadline: options.limits.deadline,
-        concurrency: options.limits.concurrency,
+        // Raised either way: a given --concurrency needs the descriptors too.
+        concurrency: {
+            let fit = crate::probe::schedule::auto_concurrency();
+            options.limits.concurrency.unwrap_or(fit)
+        },
         tcp: areas.wanted(AreaName::Tcp),
         udp: areas.wanted(AreaName::Udp),
         loopback_only: options.loopback_only,

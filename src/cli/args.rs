@@ -88,9 +88,9 @@ pub(super) struct ProbeArgs {
     /// Deadline for the whole run.
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration, help_heading = "Network")]
     pub(super) deadline: Duration,
-    /// Probes in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Network")]
-    pub(super) concurrency: u16,
+    /// Probes in flight at once [default: from the open-files limit, up to 4096].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16384), help_heading = "Network")]
+    pub(super) concurrency: Option<u16>,
 }
 
 #[derive(Args, Debug, Clone)]

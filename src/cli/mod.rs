@@ -112,7 +112,11 @@ impl TargetArgs {
 
 impl ProbeArgs {
     fn limits(&self, started: Instant) -> Limits {
-        Limits { timeout: self.timeout, deadline: started + self.deadline, concurrency: self.concurrency as usize }
+        Limits {
+            timeout: self.timeout,
+            deadline: started + self.deadline,
+            concurrency: self.concurrency.map(usize::from),
+        }
     }
 }
 

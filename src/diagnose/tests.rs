@@ -39,6 +39,7 @@ fn obs_for(plan: &Plan, host: &str, addr: &str, chain: &[&str], outcome: PathOut
         tls: None,
         http: None,
         via_proxy: None,
+        udp_wait: None,
     };
     Observations { names: vec![name(host, addr, chain)], paths: vec![path] }
 }

@@ -6,6 +6,7 @@ pub mod connect_to;
 pub mod dns;
 pub mod http;
 pub mod proxy;
+pub mod schedule;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
@@ -15,7 +16,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::catalogue::Protocol;
@@ -24,6 +24,7 @@ pub use connect_to::ConnectTo;
 pub use dns::DnsServer;
 pub use http::HttpObservation;
 pub use proxy::ProxyRoute;
+pub use schedule::Schedule;
 pub use tls::{TlsFailure, TlsObservation, TrustStore};
 
 use crate::catalogue::Expect;
@@ -134,6 +135,8 @@ pub struct PathObservation {
     pub http: Option<HttpObservation>,
     /// The proxy the path went through (masked URL).
     pub via_proxy: Option<String>,
+    /// How long silence was waited for after a UDP datagram.
+    pub udp_wait: Option<Duration>,
 }
 
 /// A reachability verdict.
@@ -214,7 +217,7 @@ pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> 
         _ => None,
     };
     let (servers, azure) = (Arc::new(servers), Arc::new(azure));
-    let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let schedule = Arc::new(Schedule::new(settings.concurrency));
     let mut settings = settings.clone();
     if let Some(route) = settings.proxy.as_mut()
         && route.addr.is_none()
@@ -249,15 +252,16 @@ pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> 
         let host = host.to_string();
         let ports = ports_by_host.remove(host.as_str()).unwrap_or_default();
         let pinned = settings.hosts_overrides.iter().find(|h| h.name == host).cloned();
-        let (servers, azure, permits, settings) = (servers.clone(), azure.clone(), permits.clone(), settings.clone());
+        let (servers, azure, schedule, settings) = (servers.clone(), azure.clone(), schedule.clone(), settings.clone());
         let bound = bound.clone();
         tasks.spawn(async move {
             let azure = azure.as_ref().as_ref().filter(|_| ask_azure);
-            let name = probe_name(&servers, azure, pinned, &permits, &host, &bound).await;
+            let name = probe_name(&servers, azure, pinned, &schedule, &host, &bound).await;
             let mut dials = JoinSet::new();
             for spec in ports {
-                let (permits, settings, name, bound) = (permits.clone(), settings.clone(), name.clone(), bound.clone());
-                dials.spawn(async move { probe_path(&settings, &permits, &name, spec, &bound).await });
+                let (schedule, settings, name, bound) =
+                    (schedule.clone(), settings.clone(), name.clone(), bound.clone());
+                dials.spawn(async move { probe_path(&settings, &schedule, &name, spec, &bound).await });
             }
             let mut paths = dials.join_all().await;
             paths.sort_by_key(|p| (p.protocol, p.port));
@@ -309,7 +313,7 @@ async fn probe_name(
     servers: &[DnsServer],
     azure: Option<&DnsServer>,
     pinned: Option<HostsEntry>,
-    permits: &Semaphore,
+    schedule: &Schedule,
     host: &str,
     bound: &Bound,
 ) -> NameObservation {
@@ -328,8 +332,11 @@ async fn probe_name(
         };
     }
     let work = async {
-        let _permit = permits.acquire().await;
+        let _slot = schedule.name_slot().await;
         let mut obs = dns::resolve(servers, host).await;
+        if obs.resolver.is_some() {
+            schedule.round_trips().record(obs.elapsed);
+        }
         let privately =
             obs.outcome == NameOutcome::Resolved && obs.addresses.iter().all(|a| crate::net::is_private_range(*a));
         if let (Some(azure), false) = (azure, privately) {
@@ -364,12 +371,12 @@ struct PathSpec {
 
 async fn probe_path(
     settings: &RunSettings,
-    permits: &Semaphore,
+    schedule: &Schedule,
     name: &NameObservation,
     spec: PathSpec,
     bound: &Bound,
 ) -> PathObservation {
-    let started = Instant::now();
+    let queued = Instant::now();
     let (port, protocol) = (spec.port, spec.protocol);
     let resolved = name.addresses.first().copied();
     let rule = ConnectTo::find(&settings.connect_to, &name.host, resolved, port);
@@ -385,6 +392,7 @@ async fn probe_path(
         tls: None,
         http: None,
         via_proxy: None,
+        udp_wait: None,
     };
     // HTTPS goes through the proxy unless NO_PROXY exempts the name, decided
     // as Python requests (pip, conda, az) decides it.
@@ -407,39 +415,73 @@ async fn probe_path(
         obs.outcome = PathOutcome::NotDialled(format!("{addr} is not a loopback address and --loopback-only is set"));
         return obs;
     }
+    // A probe's time starts when it gets its slot, not when it was queued.
+    let started = std::sync::OnceLock::new();
     let work = async {
-        let _permit = permits.acquire().await;
-        if protocol == Protocol::Udp {
-            return (udp::probe(addr, settings.timeout).await, None, None);
-        }
-        let (outcome, stream) = match proxy {
-            Some(route) => match proxy::connect(addr, &route.url, &name.host, port, settings.timeout).await {
-                Ok(stream) => (PathOutcome::Open, Some(stream)),
-                Err(outcome) => (outcome, None),
-            },
-            None => tcp::connect(addr, settings.timeout).await,
-        };
-        let (Some(stream), Some(trust)) = (stream.filter(|_| spec.tls), settings.trust.as_ref()) else {
-            return (outcome, None, None);
-        };
-        let tls = tls::handshake(stream, &name.host, trust, settings.timeout).await;
-        let http = match (&spec.http_path, tls.failure.is_none()) {
-            (Some(path), true) => Some(http::get(&name.host, path, addr, proxy, trust, settings.timeout).await),
-            _ => None,
-        };
-        (outcome, Some(tls), http)
+        let _slot = schedule.dial_slot(addr.ip()).await;
+        let _ = started.set(Instant::now());
+        dial(settings, schedule, &name.host, &spec, addr, proxy).await
     };
     match bound.run(work).await {
-        Ok((outcome, tls, http)) => {
-            obs.outcome = outcome;
-            obs.tls = tls;
-            obs.http = http;
+        Ok(seen) => {
+            obs.outcome = seen.outcome;
+            obs.tls = seen.tls;
+            obs.http = seen.http;
+            obs.udp_wait = seen.udp_wait;
         }
         Err(Cut::Deadline) => obs.outcome = PathOutcome::DeadlineExceeded,
         Err(Cut::Interrupt) => obs.outcome = PathOutcome::Interrupted,
     }
-    obs.elapsed = started.elapsed();
+    obs.elapsed = started.get().copied().unwrap_or(queued).elapsed();
     obs
+}
+
+/// What one dial saw.
+struct Dialled {
+    outcome: PathOutcome,
+    tls: Option<TlsObservation>,
+    http: Option<HttpObservation>,
+    udp_wait: Option<Duration>,
+}
+
+/// Dials `addr` (or the proxy), then shakes hands and sends the request
+/// where the plan asks for them.
+async fn dial(
+    settings: &RunSettings,
+    schedule: &Schedule,
+    host: &str,
+    spec: &PathSpec,
+    addr: SocketAddr,
+    proxy: Option<&ProxyRoute>,
+) -> Dialled {
+    let seen = |outcome| Dialled { outcome, tls: None, http: None, udp_wait: None };
+    if spec.protocol == Protocol::Udp {
+        let (outcome, waited) = udp::probe(addr, settings.timeout, schedule.round_trips()).await;
+        return Dialled { udp_wait: Some(waited), ..seen(outcome) };
+    }
+    let (outcome, stream) = match proxy {
+        Some(route) => match proxy::connect(addr, &route.url, host, spec.port, settings.timeout).await {
+            Ok(stream) => (PathOutcome::Open, Some(stream)),
+            Err(outcome) => (outcome, None),
+        },
+        None => {
+            let began = Instant::now();
+            let (outcome, stream) = tcp::connect(addr, settings.timeout).await;
+            if matches!(outcome, PathOutcome::Open | PathOutcome::Refused) {
+                schedule.round_trips().record(began.elapsed());
+            }
+            (outcome, stream)
+        }
+    };
+    let (Some(stream), Some(trust)) = (stream.filter(|_| spec.tls), settings.trust.as_ref()) else {
+        return seen(outcome);
+    };
+    let tls = tls::handshake(stream, host, trust, settings.timeout).await;
+    let http = match (&spec.http_path, tls.failure.is_none()) {
+        (Some(path), true) => Some(http::get(host, path, addr, proxy, trust, settings.timeout).await),
+        _ => None,
+    };
+    Dialled { tls: Some(tls), http, ..seen(outcome) }
 }
 
 /// An error and its causes on one line (reqwest -> hyper -> io -> rustls),

@@ -38,6 +38,8 @@ pub struct CheckRecord<'a> {
     pub tcp_state: Option<&'static str>,
     /// `rejected`, `answered`, `no-rejection` (UDP paths).
     pub udp_state: Option<&'static str>,
+    /// How long silence was waited for after the datagram (UDP paths).
+    pub udp_wait_ms: Option<u64>,
     /// The address dialled.
     pub dialled: Option<String>,
     /// Set when a `--connect-to` rule chose the address.
@@ -208,6 +210,7 @@ impl<'a> CheckRecord<'a> {
             resolver: None,
             tcp_state: None,
             udp_state: None,
+            udp_wait_ms: None,
             dialled: None,
             via_connect_to: false,
             via_proxy: None,
@@ -236,6 +239,7 @@ impl<'a> CheckRecord<'a> {
             protocol: Some(p.seen.protocol),
             tcp_state,
             udp_state,
+            udp_wait_ms: p.seen.udp_wait.map(|w| w.as_millis() as u64),
             dialled: p.seen.dialled.map(|a| a.to_string()),
             via_connect_to: p.seen.via_connect_to,
             via_proxy: p.seen.via_proxy.as_deref(),
