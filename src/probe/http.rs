@@ -2,12 +2,15 @@
 //! real answer of the service from a firewall's or proxy's denial page.
 //! No credentials, no redirects followed, at most a few KiB of body read.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::proxy::ProxyRoute;
-use super::tls::{Presented, TrustStore};
+use bytes::Bytes;
+use http::Request;
+use http::header::{CONNECTION, HOST, USER_AGENT};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 /// How much of a body we read: enough to recognise a block page.
 pub const BODY_LIMIT: usize = 4096;
@@ -35,77 +38,94 @@ pub struct HttpObservation {
     pub elapsed: Duration,
 }
 
-/// GETs `https://host{path}`, dialling `dial` (the same address the TCP and
-/// TLS probes used: the endpoint, or the proxy when one applies).
+/// GETs `https://host{path}` over `stream`, the TLS connection whose
+/// handshake the TLS probe recorded (directly, or through the proxy's
+/// tunnel): one connection and one handshake per endpoint, as a client
+/// that reuses its connection would see it. HTTP/2 when the server chose
+/// it in ALPN, HTTP/1.1 otherwise.
 pub async fn get(
+    stream: TlsStream<TcpStream>,
     host: &str,
     path: &str,
-    dial: SocketAddr,
-    proxy: Option<&ProxyRoute>,
-    trust: &TrustStore,
+    via_proxy: bool,
     timeout: Duration,
 ) -> HttpObservation {
     let started = Instant::now();
-    let url = format!("https://{host}{path}");
-    let mut obs = HttpObservation { url: url.clone(), ..HttpObservation::default() };
-    let config = match trust.client_config(Arc::new(Mutex::new(Presented::default()))) {
-        Ok(c) => c,
-        Err(e) => {
-            obs.error = Some(e);
-            return obs;
-        }
-    };
-    let mut builder = reqwest::Client::builder()
-        .use_preconfigured_tls(config)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .user_agent(concat!("amlnet/", env!("CARGO_PKG_VERSION"), " (network check)"));
-    builder = match proxy {
-        Some(route) => {
-            obs.via_proxy = true;
-            // The proxy is dialled at the address amlnet resolved (`dial`); its
-            // credentials go to the proxy only.
-            let mut p = match reqwest::Proxy::all(format!("http://{dial}")) {
-                Ok(p) => p,
-                Err(e) => {
-                    obs.error = Some(crate::probe::error_chain(&e));
-                    return obs;
-                }
-            };
-            if let Some(user) = &route.url.user {
-                p = p.basic_auth(user, route.url.password.as_deref().unwrap_or(""));
-            }
-            builder.proxy(p)
-        }
-        None => builder.no_proxy().resolve(host, dial),
-    };
-    let client = builder.build();
-    let client = match client {
-        Ok(c) => c,
-        Err(e) => {
-            obs.error = Some(crate::probe::error_chain(&e));
-            return obs;
-        }
-    };
-    match client.get(&url).send().await {
-        Ok(mut resp) => {
-            obs.status = Some(resp.status().as_u16());
+    let mut obs = HttpObservation { url: format!("https://{host}{path}"), via_proxy, ..HttpObservation::default() };
+    match tokio::time::timeout(timeout, exchange(stream, host, path)).await {
+        Ok(Ok(answer)) => {
             let header =
-                |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(crate::redact::mask_url);
+                |name: &str| answer.headers.get(name).and_then(|v| v.to_str().ok()).map(crate::redact::mask_url);
+            obs.status = Some(answer.status);
             obs.server = header("server");
             obs.via = header("via");
             obs.location = header("location");
-            let mut body = Vec::new();
-            while body.len() < BODY_LIMIT {
-                match tokio::time::timeout(timeout, resp.chunk()).await {
-                    Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk[..chunk.len().min(BODY_LIMIT - body.len())]),
-                    _ => break,
-                }
-            }
-            obs.body_start = String::from_utf8_lossy(&body).into_owned();
+            obs.body_start = String::from_utf8_lossy(&answer.body).into_owned();
         }
-        Err(e) => obs.error = Some(crate::probe::error_chain(&e)),
+        Ok(Err(e)) => obs.error = Some(e),
+        Err(_) => obs.error = Some(format!("no answer within {} ms", timeout.as_millis())),
     }
     obs.elapsed = started.elapsed();
     obs
+}
+
+/// What came back.
+struct Answer {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+}
+
+/// Ends the connection task when the request is done or abandoned.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn exchange(stream: TlsStream<TcpStream>, host: &str, path: &str) -> Result<Answer, String> {
+    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+    let io = TokioIo::new(stream);
+    let user_agent = concat!("amlnet/", env!("CARGO_PKG_VERSION"), " (network check)");
+    let chain = |e: &dyn std::error::Error| crate::probe::error_chain(e);
+    let (response, _connection) = if h2 {
+        let request = Request::get(format!("https://{host}{path}"))
+            .header(USER_AGENT, user_agent)
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| chain(&e))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await.map_err(|e| chain(&e))?;
+        let connection = AbortOnDrop(tokio::spawn(async move {
+            let _ = conn.await;
+        }));
+        (sender.send_request(request).await.map_err(|e| chain(&e))?, connection)
+    } else {
+        let request = Request::get(path)
+            .header(HOST, host)
+            .header(USER_AGENT, user_agent)
+            .header(CONNECTION, "close")
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| chain(&e))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| chain(&e))?;
+        let connection = AbortOnDrop(tokio::spawn(async move {
+            let _ = conn.await;
+        }));
+        (sender.send_request(request).await.map_err(|e| chain(&e))?, connection)
+    };
+    let status = response.status().as_u16();
+    let (parts, mut body) = response.into_parts();
+    let mut read = Vec::new();
+    while read.len() < BODY_LIMIT {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    read.extend_from_slice(&data[..data.len().min(BODY_LIMIT - read.len())]);
+                }
+            }
+            _ => break,
+        }
+    }
+    Ok(Answer { status, headers: parts.headers, body: read })
 }

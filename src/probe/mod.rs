@@ -476,15 +476,15 @@ async fn dial(
     let (Some(stream), Some(trust)) = (stream.filter(|_| spec.tls), settings.trust.as_ref()) else {
         return seen(outcome);
     };
-    let tls = tls::handshake(stream, host, trust, settings.timeout).await;
-    let http = match (&spec.http_path, tls.failure.is_none()) {
-        (Some(path), true) => Some(http::get(host, path, addr, proxy, trust, settings.timeout).await),
+    let (tls, stream) = tls::handshake(stream, host, trust, settings.timeout).await;
+    let http = match (&spec.http_path, stream) {
+        (Some(path), Some(stream)) => Some(http::get(stream, host, path, proxy.is_some(), settings.timeout).await),
         _ => None,
     };
     Dialled { tls: Some(tls), http, ..seen(outcome) }
 }
 
-/// An error and its causes on one line (reqwest -> hyper -> io -> rustls),
+/// An error and its causes on one line (hyper -> io -> rustls),
 /// since the outermost message rarely says what happened.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];

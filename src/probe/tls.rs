@@ -14,7 +14,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
+use tokio_rustls::{TlsConnector, client};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 /// What this machine trusts: the OS store (honouring `SSL_CERT_FILE` and
@@ -199,8 +199,14 @@ pub struct TlsObservation {
     pub clock: String,
 }
 
-/// Shakes hands over `stream` with `host` as SNI.
-pub async fn handshake(stream: TcpStream, host: &str, trust: &TrustStore, timeout: Duration) -> TlsObservation {
+/// Shakes hands over `stream` with `host` as SNI; the connection is handed
+/// back when the handshake completed, for the HTTP request.
+pub async fn handshake(
+    stream: TcpStream,
+    host: &str,
+    trust: &TrustStore,
+    timeout: Duration,
+) -> (TlsObservation, Option<client::TlsStream<TcpStream>>) {
     let started = std::time::Instant::now();
     let seen = Arc::new(Mutex::new(Presented::default()));
     let mut obs = TlsObservation {
@@ -216,14 +222,14 @@ pub async fn handshake(stream: TcpStream, host: &str, trust: &TrustStore, timeou
         Ok(c) => c,
         Err(e) => {
             obs.failure = Some(TlsFailure::Other(e));
-            return obs;
+            return (obs, None);
         }
     };
     let name = match ServerName::try_from(host.to_string()) {
         Ok(n) => n,
         Err(e) => {
             obs.failure = Some(TlsFailure::Other(format!("'{host}' is not a server name: {e}")));
-            return obs;
+            return (obs, None);
         }
     };
     let connector = TlsConnector::from(Arc::new(config));
@@ -238,10 +244,11 @@ pub async fn handshake(stream: TcpStream, host: &str, trust: &TrustStore, timeou
             obs.version = conn.protocol_version().and_then(|v| v.as_str()).map(|v| v.replace('_', "."));
             obs.alpn = conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
             obs.verified = true;
+            return (obs, Some(tls));
         }
         Ok(Err(e)) => obs.failure = Some(classify(&e, presented.error.as_ref())),
     }
-    obs
+    (obs, None)
 }
 
 fn classify(e: &io::Error, verdict: Option<&rustls::Error>) -> TlsFailure {
