@@ -184,3 +184,52 @@ fn ssl_cert_file_is_honoured_like_the_system_store() {
     let r = report(&o);
     assert!(hosts_of(&r, "tls-untrusted").contains(&format!("{WS}:443")), "{:?}", findings(&r));
 }
+
+/// A TCP forwarder in front of `to` that counts the connections it accepts.
+fn counting_forwarder(
+    to: std::net::SocketAddr,
+) -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let Ok(server) = std::net::TcpStream::connect(to) else { continue };
+            let (mut c1, mut s1) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut c2, mut s2) = (client, server);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c1, &mut s1);
+                let _ = s1.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s2, &mut c2);
+                let _ = c2.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (addr, count)
+}
+
+/// The HTTP request goes over the connection whose handshake was recorded:
+/// one TCP connection and one handshake per HTTPS endpoint.
+#[test]
+fn one_connection_per_https_endpoint() {
+    let lab = LabHandle::start("healthy");
+    let ip = lab.lab.addresses["pypi.org"].to_string();
+    let genuine =
+        lab.lab.connect_to.iter().find(|r| r.host.as_deref() == Some(ip.as_str()) && r.port == Some(443)).unwrap().to;
+    let (forwarder, connections) = counting_forwarder(genuine);
+    let mut cmd = amlnet();
+    cmd.args(["check", "--output", "json", "--timeout", "2s", "--workspace-json"]).arg(fixture("workspace-arm.json"));
+    cmd.arg("--connect-to").arg(format!("pypi.org:443:{forwarder}"));
+    cmd.args(lab.network_args());
+    let r = report(&cmd.output().unwrap());
+    let pypi = check(&r, "tcp:pypi.org:443");
+    assert_eq!(pypi["dialled"], forwarder.to_string(), "the forwarder was dialled");
+    assert_eq!(pypi["tls"]["verified"], true);
+    assert_eq!(pypi["http"]["status"], 200);
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1, "TLS and HTTP shared one connection");
+}
