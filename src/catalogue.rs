@@ -250,6 +250,8 @@ impl Catalogue {
 
     fn merge_file(&mut self, name: &str, text: &str) -> Result<()> {
         let file: CatalogueFile = toml::from_str(text).map_err(|e| anyhow!("{name}: {}", one_line(&e.to_string())))?;
+        let known: BTreeSet<String> = self.known_placeholders().into_iter().map(str::to_string).collect();
+        let known: BTreeSet<&str> = known.iter().map(String::as_str).collect();
         for mut spec in file.endpoint {
             if spec.http.is_none() && spec.tls != Some(false) {
                 spec.http = file.defaults.http.clone();
@@ -257,7 +259,7 @@ impl Catalogue {
             if spec.expected_issuers.is_none() {
                 spec.expected_issuers = file.defaults.expected_issuers.clone();
             }
-            self.validate(name, &spec)?;
+            Self::validate(name, &spec, &known)?;
             match self.by_id.get(&spec.id) {
                 Some(&at) => self.endpoints[at] = spec,
                 None if self.endpoints.len() >= MAX_ENTRIES => {
@@ -274,12 +276,16 @@ impl Catalogue {
         Ok(())
     }
 
-    fn validate(&self, file: &str, spec: &EndpointSpec) -> Result<()> {
-        let known: BTreeSet<&str> = TARGET_VARS
+    /// Every placeholder a template may use: the target's values and the clouds' names.
+    fn known_placeholders(&self) -> BTreeSet<&str> {
+        TARGET_VARS
             .iter()
             .copied()
             .chain(self.clouds.values().flat_map(|c| c.names.keys().map(String::as_str)))
-            .collect();
+            .collect()
+    }
+
+    fn validate(file: &str, spec: &EndpointSpec, known: &BTreeSet<&str>) -> Result<()> {
         let templates = [
             Some(&spec.host),
             spec.privatelink_name.as_ref(),

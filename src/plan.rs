@@ -96,11 +96,20 @@ impl Plan {
                 continue;
             }
             for account in accounts {
-                let mut vars = base.clone();
-                if let Some(a) = account {
-                    vars.insert("storage", a.clone());
-                }
-                match expand_spec(spec, &vars) {
+                // Only per-account entries need their own copy of the values.
+                let with_account;
+                let vars = match account {
+                    Some(a) => {
+                        with_account = {
+                            let mut v = base.clone();
+                            v.insert("storage", a.clone());
+                            v
+                        };
+                        &with_account
+                    }
+                    None => &base,
+                };
+                match expand_spec(spec, vars) {
                     Ok(mut list) => {
                         if let Some(a) = account {
                             for e in &mut list {
