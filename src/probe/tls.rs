@@ -22,8 +22,17 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 #[derive(Clone)]
 pub struct TrustStore {
     roots: Arc<RootCertStore>,
+    /// The client configuration every handshake of the run shares.
+    config: Arc<ClientConfig>,
     /// Where the roots came from and what could not be read, for the report.
     pub notes: Vec<String>,
+}
+
+tokio::task_local! {
+    /// Where the verifier records what the server of the handshake being
+    /// polled presented: the configuration is shared by the whole run, the
+    /// record is per handshake.
+    static PRESENTED: Arc<Mutex<Presented>>;
 }
 
 impl std::fmt::Debug for TrustStore {
@@ -63,7 +72,9 @@ impl TrustStore {
             }
             notes.push(format!("{count} roots from {name}"));
         }
-        Ok(TrustStore { roots: Arc::new(roots), notes })
+        let roots = Arc::new(roots);
+        let config = Arc::new(client_config(roots.clone())?);
+        Ok(TrustStore { roots, config, notes })
     }
 
     /// Reads a `--ca-file`.
@@ -71,24 +82,25 @@ impl TrustStore {
         let name = path.display().to_string();
         std::fs::read(path).map(|b| (name.clone(), b)).map_err(|e| format!("--ca-file {name}: {e}"))
     }
+}
 
-    /// A client configuration that verifies against these roots and records
-    /// what the server presented into `seen`.
-    pub fn client_config(&self, seen: Arc<Mutex<Presented>>) -> Result<ClientConfig, String> {
-        let provider = provider();
-        let inner = WebPkiServerVerifier::builder_with_provider(self.roots.clone(), provider.clone())
-            .build()
-            .map_err(|e| format!("trust store: {e}"))?;
-        let verifier = Arc::new(RecordingVerifier { inner, seen });
-        let mut config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(config)
-    }
+/// The run's client configuration: it verifies against `roots` and records
+/// what each server presented; no session resumption, so that every
+/// handshake shows its certificate.
+fn client_config(roots: Arc<RootCertStore>) -> Result<ClientConfig, String> {
+    let provider = provider();
+    let inner = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+        .build()
+        .map_err(|e| format!("trust store: {e}"))?;
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(RecordingVerifier { inner }))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(config)
 }
 
 /// The chain the server presented and the verdict on it.
@@ -105,7 +117,6 @@ pub struct Presented {
 #[derive(Debug)]
 struct RecordingVerifier {
     inner: Arc<WebPkiServerVerifier>,
-    seen: Arc<Mutex<Presented>>,
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -118,10 +129,12 @@ impl ServerCertVerifier for RecordingVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let verdict = self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
-        if let Ok(mut seen) = self.seen.lock() {
-            seen.chain = std::iter::once(end_entity).chain(intermediates).map(|c| c.clone().into_owned()).collect();
-            seen.error = verdict.as_ref().err().cloned();
-        }
+        let _ = PRESENTED.try_with(|seen| {
+            if let Ok(mut seen) = seen.lock() {
+                seen.chain = std::iter::once(end_entity).chain(intermediates).map(|c| c.clone().into_owned()).collect();
+                seen.error = verdict.as_ref().err().cloned();
+            }
+        });
         verdict
     }
 
@@ -218,13 +231,6 @@ pub async fn handshake(
         elapsed: Duration::ZERO,
         clock: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
     };
-    let config = match trust.client_config(seen.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            obs.failure = Some(TlsFailure::Other(e));
-            return (obs, None);
-        }
-    };
     let name = match ServerName::try_from(host.to_string()) {
         Ok(n) => n,
         Err(e) => {
@@ -232,8 +238,8 @@ pub async fn handshake(
             return (obs, None);
         }
     };
-    let connector = TlsConnector::from(Arc::new(config));
-    let result = tokio::time::timeout(timeout, connector.connect(name, stream)).await;
+    let connector = TlsConnector::from(trust.config.clone());
+    let result = PRESENTED.scope(seen.clone(), tokio::time::timeout(timeout, connector.connect(name, stream))).await;
     obs.elapsed = started.elapsed();
     let presented = seen.lock().map(|s| s.clone()).unwrap_or_default();
     obs.chain = presented.chain.iter().filter_map(|c| summarise(c)).collect();
