@@ -178,6 +178,7 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
     let trust = if areas.wanted(AreaName::Tls) { Some(trust_store(&options.trust)?) } else { None };
     let run = RunSettings {
         dns_servers: dns_servers.clone(),
+        dns: areas.wanted(AreaName::Dns),
         connect_to: options.connect_to.clone(),
         timeout: options.limits.timeout,
         deadline: options.limits.deadline,

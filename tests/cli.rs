@@ -447,3 +447,36 @@ fn out_in_a_missing_folder_is_refused_before_probing() {
     assert!(stderr(&o).starts_with("amlnet: --out "), "{}", stderr(&o));
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "refused before the 20 s probes");
 }
+
+/// `--only local` judges this machine's settings and sends no packet: the
+/// DNS server it is given never receives a query.
+#[test]
+fn only_local_sends_no_dns() {
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bashrc = dir.path().join("bashrc");
+    std::fs::write(&bashrc, "HTTPS_PROXY=http://127.0.0.1:9\n").unwrap();
+    let o = run(&[
+        "check",
+        "--only",
+        "local",
+        "--workspace-id",
+        "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42",
+        "--region",
+        "eastus",
+        "--dns-server",
+        &server.local_addr().unwrap().to_string(),
+        "--bashrc",
+        bashrc.to_str().unwrap(),
+        "--hosts-file",
+        "/dev/null",
+        "--output",
+        "json",
+    ]);
+    let r = report(&o);
+    assert!(r["checks"].as_array().unwrap().is_empty(), "nothing probed");
+    assert_eq!(hosts_of(&r, "proxy-not-exported"), vec!["HTTPS_PROXY".to_string()], "the local rules ran");
+    server.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 512];
+    assert!(server.recv(&mut buf).is_err(), "no DNS query was sent");
+}

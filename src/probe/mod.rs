@@ -37,6 +37,8 @@ use crate::local::proxy::{Client, bypasses};
 pub struct RunSettings {
     /// DNS servers, asked in order.
     pub dns_servers: Vec<SocketAddr>,
+    /// Resolve names to judge them (dials resolve the names they need either way).
+    pub dns: bool,
     /// Dialling overrides.
     pub connect_to: Vec<ConnectTo>,
     /// Per-probe timeout.
@@ -203,6 +205,10 @@ pub struct Observations {
 /// Runs every probe of `plan`, until each is done, the deadline passes or
 /// `interrupt` fires.
 pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> Result<Observations, String> {
+    // A run of only this machine's settings sends nothing at all.
+    if !(settings.dns || settings.tcp || settings.udp) {
+        return Ok(Observations::default());
+    }
     let deadline = tokio::time::Instant::from_std(settings.deadline);
     let servers = settings
         .dns_servers
