@@ -167,17 +167,7 @@ fn fail_on_moves_the_threshold() {
 
 #[test]
 fn deadline_bounds_the_run() {
-    let o = run(&[
-        "demo",
-        "--scenario",
-        "workspace-port-filtered",
-        "--output",
-        "json",
-        "--timeout",
-        "20s",
-        "--deadline",
-        "1s",
-    ]);
+    let o = unfinished_demo();
     let r = report(&o);
     // A run that could not judge a required endpoint is never healthy.
     assert_eq!(code(&o), 1, "unfinished required probes are an error");

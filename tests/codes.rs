@@ -83,17 +83,7 @@ fn producer(code: Code) -> Producer {
 fn produce(producer: Producer, lab: &LabHandle) -> Value {
     match producer {
         Producer::Demo(scenario) => demo(scenario).1,
-        Producer::DemoUnfinished => report(&run(&[
-            "demo",
-            "--scenario",
-            "workspace-port-filtered",
-            "--output",
-            "json",
-            "--timeout",
-            "20s",
-            "--deadline",
-            "1s",
-        ])),
+        Producer::DemoUnfinished => report(&unfinished_demo()),
         Producer::DemoInterrupted => {
             let (status, r) = interrupted_demo(libc::SIGINT);
             assert_eq!(status, 130);

@@ -162,35 +162,42 @@ pub async fn resetting() -> io::Result<(SocketAddr, JoinHandle<()>)> {
 
 /// [`resetting`] on a chosen address.
 pub async fn resetting_on(bind: SocketAddr) -> io::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind(bind).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
-                // SO_LINGER 0: close with RST instead of FIN.
-                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-                drop(stream);
-            });
-        }
-    });
-    Ok((addr, task))
+    after_client_hello(bind, |stream| async move {
+        // SO_LINGER 0: close with RST instead of FIN.
+        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        drop(stream);
+    })
+    .await
 }
 
 /// Answers whatever comes first with a plain HTTP error and closes: a
 /// middlebox that does not speak TLS on this port.
 pub async fn plaintext() -> io::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+    after_client_hello(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), |mut stream| async move {
+        let answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let _ = stream.write_all(answer).await;
+        let _ = stream.shutdown().await;
+    })
+    .await
+}
+
+/// A listener that reads what each client sends first (the ClientHello),
+/// then hands the connection to `then`.
+async fn after_client_hello<F, Fut>(bind: SocketAddr, then: F) -> io::Result<(SocketAddr, JoinHandle<()>)>
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
+    let then = Arc::new(then);
     let task = tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
+            let then = then.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 let _ = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
-                let answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-                let _ = stream.write_all(answer).await;
-                let _ = stream.shutdown().await;
+                then(stream).await;
             });
         }
     });

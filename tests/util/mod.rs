@@ -170,3 +170,9 @@ pub fn interrupted_demo(signal: i32) -> (i32, Value) {
     let o = child.wait_with_output().expect("the binary ends");
     (code(&o), report(&o))
 }
+
+/// `amlnet demo` on a filtered network with a deadline (1 s) far shorter
+/// than the probes' timeout (20 s).
+pub fn unfinished_demo() -> Output {
+    run(&["demo", "--scenario", "workspace-port-filtered", "--output", "json", "--timeout", "20s", "--deadline", "1s"])
+}
