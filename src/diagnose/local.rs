@@ -26,3 +26,32 @@ pub(super) fn judge(machine: &Machine, out: &mut Collector) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::interfaces::{InterfaceAddress, Route};
+
+    fn findings(machine: &Machine) -> Vec<String> {
+        let mut out = Collector::default();
+        judge(machine, &mut out);
+        out.into_findings().into_iter().flat_map(|f| f.hosts).collect()
+    }
+
+    #[test]
+    fn docker_s_own_bridge_is_not_an_overlap() {
+        let iface = |name: &str, net: &str| InterfaceAddress { interface: name.into(), address: net.parse().unwrap() };
+        let route =
+            |name: &str, net: &str| Route { interface: name.into(), destination: net.parse().unwrap(), gateway: None };
+        let machine = Machine {
+            interfaces: vec![
+                iface("docker0", "172.17.0.1/16"),
+                iface("eth1", "172.17.5.4/24"),
+                iface("eth0", "10.0.0.4/24"),
+            ],
+            routes: vec![route("docker0", "172.17.0.0/16"), route("vpn0", "172.17.8.0/24"), route("eth0", "0.0.0.0/0")],
+            ..Machine::default()
+        };
+        assert_eq!(findings(&machine), vec!["172.17.5.4/24 (eth1)", "route 172.17.8.0/24 (vpn0)"]);
+    }
+}

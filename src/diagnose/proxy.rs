@@ -168,3 +168,61 @@ fn clients_line(host: &str, proxied: &[Client]) -> String {
         format!("{host}: sent to the proxy by {}; direct for {}", names.join(", "), direct.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::Catalogue;
+    use crate::lab::lab_target;
+    use crate::local::{Secret, bashrc};
+
+    fn judged(machine: &Machine) -> Vec<super::super::Finding> {
+        let plan = Plan::build(Catalogue::builtin(), &lab_target());
+        let mut out = Collector::default();
+        judge_variables(machine, &machine.proxy_settings(), &plan, &mut out);
+        out.into_findings()
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Machine {
+        let env_proxy = vars.iter().map(|(k, v)| (k.to_string(), Secret(v.to_string()))).collect();
+        Machine { env_proxy, ..Machine::default() }
+    }
+
+    #[test]
+    fn a_password_is_a_finding_and_never_shown() {
+        let f = judged(&env(&[("HTTP_PROXY", "http://bob:hunter2@proxy.corp:3128"), ("NO_PROXY", "*")]));
+        let credentials = f.iter().find(|f| f.code == Code::ProxyCredentialsInClear).expect("found");
+        assert!(credentials.detail.contains("http://bob:***@proxy.corp:3128"), "{}", credentials.detail);
+        assert!(f.iter().all(|f| !f.detail.contains("hunter2")));
+    }
+
+    #[test]
+    fn no_proxy_is_judged_per_client() {
+        let f =
+            judged(&env(&[("HTTPS_PROXY", "http://proxy.corp:3128"), ("NO_PROXY", "*.vault.azure.net,.azureml.ms")]));
+        let private = f.iter().find(|f| f.code == Code::NoProxyMissingPrivate).expect("found");
+        let kv = private.detail.lines().find(|l| l.contains("kv-contoso-ml-lab.vault.azure.net")).expect("the vault");
+        assert!(kv.contains("direct for Go (azcopy, docker)"), "only Go reads '*.': {kv}");
+        assert!(!private.hosts.iter().any(|h| h.ends_with(".api.azureml.ms")), "a leading dot works for every client");
+    }
+
+    #[test]
+    fn an_unexported_assignment_and_a_stale_export_are_named_with_their_line() {
+        let file = bashrc::parse_str("HTTPS_PROXY=http://p:3128\nexport NO_PROXY=.corp\n", "~/.bashrc");
+        let machine = Machine { bashrc: Some(file), ..env(&[("NO_PROXY", ".other")]) };
+        let f = judged(&machine);
+        let codes: Vec<Code> = f.iter().map(|f| f.code).collect();
+        assert!(codes.contains(&Code::ProxyNotExported) && codes.contains(&Code::ProxyEnvMismatch), "{codes:?}");
+        assert!(f.iter().any(|f| f.detail.contains("~/.bashrc line 2 sets NO_PROXY='.corp'")));
+    }
+
+    #[test]
+    fn the_file_decides_only_when_the_environment_has_no_proxy() {
+        let file = bashrc::parse_str("export https_proxy=http://p:3128\n", "~/.bashrc");
+        let from_file = Machine { bashrc: Some(file.clone()), ..Machine::default() }.proxy_settings();
+        assert_eq!(from_file.https.as_ref().map(|(v, _)| v.as_str()), Some("https_proxy (~/.bashrc line 1)"));
+        let live = Machine { bashrc: Some(file), ..env(&[("NO_PROXY", ".corp")]) }.proxy_settings();
+        assert_eq!(live.https, None, "the live environment has proxy variables: it decides");
+        assert_eq!(live.no_proxy, ".corp");
+    }
+}
