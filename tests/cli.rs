@@ -470,3 +470,24 @@ fn only_local_sends_no_dns() {
     let mut buf = [0u8; 512];
     assert!(server.recv(&mut buf).is_err(), "no DNS query was sent");
 }
+
+/// A proxy whose name does not resolve breaks every path through it: one
+/// error naming the proxy, not a row of silent skips and exit 0.
+#[test]
+fn a_proxy_whose_name_does_not_resolve_is_an_error() {
+    let lab = LabHandle::start("healthy");
+    let mut cmd = amlnet();
+    cmd.args(["check", "--output", "json", "--timeout", "2s", "--workspace-json"]).arg(fixture("workspace-arm.json"));
+    cmd.args(lab.network_args()).env("https_proxy", "http://proxy.corp.example:3128").env(
+        "no_proxy",
+        ".azureml.ms,.core.windows.net,.vault.azure.net,.azurecr.io,.notebooks.azure.net,.monitor.azure.com",
+    );
+    let o = cmd.output().unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let r = report(&o);
+    assert_eq!(hosts_of(&r, "proxy-unreachable"), vec!["http://proxy.corp.example:3128".to_string()]);
+    let pypi = check(&r, "tcp:pypi.org:443");
+    assert_eq!(pypi["status"], "fail");
+    assert!(pypi["error"].as_str().unwrap().contains("its name proxy.corp.example did not resolve"), "{pypi}");
+    assert_eq!(r["summary"]["skipped"], 0, "{}", r["summary"]);
+}

@@ -17,9 +17,10 @@ const METADATA: [&str; 2] = ["168.63.129.16", "169.254.169.254"];
 /// What the proxy did with a CONNECT, in words.
 pub(super) fn connect_words(outcome: &PathOutcome) -> String {
     match outcome {
-        PathOutcome::ProxyUnreachable { outcome, .. } => {
-            format!("the proxy did not accept the connection ({})", super::paths::outcome_words(outcome))
-        }
+        PathOutcome::ProxyUnreachable { outcome, .. } => match outcome.as_ref() {
+            PathOutcome::NotDialled(why) => format!("the proxy could not be dialled: {why}"),
+            other => format!("the proxy did not accept the connection ({})", super::paths::outcome_words(other)),
+        },
         PathOutcome::ProxyAuthRequired { line, authenticate } => format!(
             "the proxy answered CONNECT with \"{line}\"{}",
             authenticate.as_deref().map(|a| format!(" (Proxy-Authenticate: {a})")).unwrap_or_default()

@@ -412,8 +412,13 @@ async fn probe_path(
         obs.via_connect_to = false;
     }
     let Some(addr) = obs.dialled else {
-        if proxy.is_some() {
-            obs.outcome = PathOutcome::NotDialled("the proxy's name did not resolve".into());
+        if let Some(route) = proxy {
+            // The proxy cannot be reached at all: every path through it is broken.
+            let why = format!("its name {} did not resolve", route.url.host);
+            obs.outcome = PathOutcome::ProxyUnreachable {
+                proxy: route.url.masked(),
+                outcome: Box::new(PathOutcome::NotDialled(why)),
+            };
         }
         return obs;
     };

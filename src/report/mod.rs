@@ -87,6 +87,8 @@ pub struct Summary {
     pub warnings: usize,
     /// Checks that passed.
     pub passed: usize,
+    /// Checks that were not probed or not judged (each says why).
+    pub skipped: usize,
 }
 
 /// Everything one run produced.
@@ -123,6 +125,7 @@ impl Report {
             errors: findings.iter().filter(|f| f.severity == Severity::Error).count(),
             warnings: findings.iter().filter(|f| f.severity == Severity::Warning).count(),
             passed: checks.iter().filter(|c| c.status() == Status::Pass).count(),
+            skipped: checks.iter().filter(|c| c.status() == Status::Skip).count(),
         }
     }
 

@@ -215,13 +215,14 @@ fn summary(out: &mut String, p: &Painter, r: &Report) {
     let s = &r.summary;
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     let summary = format!(
-        "{} error{}, {} warning{}, {} check{} passed in {:.1} s",
+        "{} error{}, {} warning{}, {} check{} passed, {} skipped in {:.1} s",
         s.errors,
         plural(s.errors),
         s.warnings,
         plural(s.warnings),
         s.passed,
         plural(s.passed),
+        s.skipped,
         r.duration_ms as f64 / 1000.0
     );
     let painted = if s.errors > 0 {
