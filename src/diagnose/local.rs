@@ -8,7 +8,6 @@ use crate::catalogue::Expect;
 use crate::local::Machine;
 use crate::local::proxy::{self, Client, bypasses, parse_proxy_url};
 use crate::plan::Plan;
-use crate::redact::mask_url;
 
 /// The addresses that must never go through a proxy.
 const METADATA: [&str; 2] = ["168.63.129.16", "169.254.169.254"];
@@ -47,7 +46,7 @@ fn judge_values(machine: &Machine, out: &mut Collector) {
                 out.add(
                     "proxy-malformed",
                     severity,
-                    hit(var.clone(), format!("{label} = '{}': {why}", mask_url(&value))),
+                    hit(var.clone(), format!("{label} = '{}': {why}", machine.mask(&var, &value))),
                 );
             }
             Ok(url) => {
@@ -59,7 +58,7 @@ fn judge_values(machine: &Machine, out: &mut Collector) {
                             var.clone(),
                             format!(
                                 "{label} = '{}': no scheme; curl assumes http://, Python requests, pip and conda reject it",
-                                mask_url(&value)
+                                machine.mask(&var, &value)
                             ),
                         ),
                     );
@@ -86,8 +85,8 @@ fn judge_values(machine: &Machine, out: &mut Collector) {
                     upper,
                     format!(
                         "{upper}='{}' but {lower}='{}' in this environment: curl and Python use {lower}, Go uses {upper}",
-                        mask_url(&u),
-                        mask_url(&l)
+                        machine.mask(upper, &u),
+                        machine.mask(lower, &l)
                     ),
                 ),
             );
@@ -108,7 +107,7 @@ fn judge_bashrc(machine: &Machine, out: &mut Collector) {
                 Severity::Warning,
                 hit(
                     a.name.clone(),
-                    format!("{at}: {}='{}' is assigned but never exported", a.name, mask_url(&a.value)),
+                    format!("{at}: {}='{}' is assigned but never exported", a.name, machine.mask(&a.name, &a.value)),
                 ),
             );
             continue;
@@ -119,7 +118,7 @@ fn judge_bashrc(machine: &Machine, out: &mut Collector) {
         let live = machine.env(name);
         if live.as_deref() != Some(a.value.as_str()) {
             let now = match &live {
-                Some(v) => format!("this run has {name}='{}'", mask_url(v)),
+                Some(v) => format!("this run has {name}='{}'", machine.mask(name, v)),
                 None => format!("this run's environment has no {name}"),
             };
             let mut why = String::new();
@@ -135,7 +134,7 @@ fn judge_bashrc(machine: &Machine, out: &mut Collector) {
             out.add(
                 "proxy-env-mismatch",
                 Severity::Warning,
-                hit(name.to_string(), format!("{at} sets {name}='{}', but {now}{why}", mask_url(&a.value))),
+                hit(name.to_string(), format!("{at} sets {name}='{}', but {now}{why}", machine.mask(name, &a.value))),
             );
         }
     }
