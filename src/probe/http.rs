@@ -90,8 +90,13 @@ pub async fn get(
     match client.get(&url).send().await {
         Ok(mut resp) => {
             obs.status = Some(resp.status().as_u16());
-            let header =
-                |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(crate::redact::mask_url);
+            // Header values come from the peer: masked, then escaped for the terminal.
+            let header = |name: &str| {
+                resp.headers()
+                    .get(name)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .map(|v| crate::term::escape_for_terminal(&crate::redact::mask_url(&v)))
+            };
             obs.server = header("server");
             obs.via = header("via");
             obs.location = header("location");

@@ -17,6 +17,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
+use crate::term::escape_for_terminal;
+
 /// What this machine trusts: the OS store (honouring `SSL_CERT_FILE` and
 /// `SSL_CERT_DIR`) plus any `--ca-file`.
 #[derive(Clone)]
@@ -290,7 +292,7 @@ fn summarise(der: &CertificateDer<'_>) -> Option<CertSummary> {
                 .general_names
                 .iter()
                 .filter_map(|n| match n {
-                    GeneralName::DNSName(d) => Some(d.to_string()),
+                    GeneralName::DNSName(d) => Some(escape_for_terminal(d)),
                     _ => None,
                 })
                 .collect()
@@ -301,8 +303,9 @@ fn summarise(der: &CertificateDer<'_>) -> Option<CertSummary> {
         humantime::format_rfc3339_seconds(at).to_string()
     };
     Some(CertSummary {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
+        // Names come from the peer: escaped before anything can print them.
+        subject: escape_for_terminal(&cert.subject().to_string()),
+        issuer: escape_for_terminal(&cert.issuer().to_string()),
         names,
         not_before: time(cert.validity().not_before.timestamp()),
         not_after: time(cert.validity().not_after.timestamp()),
