@@ -2,7 +2,7 @@
 //! settings the pipeline takes. Every input error becomes one line and exit
 //! status 2 here, before anything is probed.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -114,10 +114,10 @@ enum AreaName {
 #[derive(Args, Debug, Clone)]
 struct ProbeArgs {
     /// Per-probe timeout.
-    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration, help_heading = "Network")]
+    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = crate::input::parse_timeout, help_heading = "Network")]
     timeout: Duration,
     /// Deadline for the whole run.
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration, help_heading = "Network")]
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = crate::input::parse_deadline, help_heading = "Network")]
     deadline: Duration,
     /// Probes in flight at once.
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Network")]
@@ -261,7 +261,7 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
             let first = e.to_string().lines().next().unwrap_or("bad usage").trim_start_matches("error: ").to_string();
-            eprintln!("amlnet: {first} (see amlnet --help)");
+            crate::term::eprint_line(&format!("amlnet: {first} (see amlnet --help)"));
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -271,8 +271,8 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            let msg = format!("{e:#}").replace('\n', " ");
-            eprintln!("amlnet: {msg}");
+            let msg = crate::term::escape_for_terminal(&format!("{e:#}").replace('\n', " "));
+            crate::term::eprint_line(&format!("amlnet: {msg}"));
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -289,19 +289,11 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Plan(args)) => run_plan(args),
         Some(Command::Demo(args)) => run_demo(args),
         Some(Command::Explain(args)) => run_explain(args),
-        Some(Command::Diff(args)) => crate::diff::run(&args.old, &args.new).map(|text| {
-            print!("{text}");
-            EXIT_OK
+        Some(Command::Diff(args)) => crate::diff::run(&args.old, &args.new).and_then(|text| {
+            write_stdout(&text)?;
+            Ok(EXIT_OK)
         }),
     }
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("'{s}': {e} (examples: 3s, 500ms, 1m)"))?;
-    if d.is_zero() {
-        return Err(format!("'{s}': must be more than zero"));
-    }
-    Ok(d)
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -313,19 +305,7 @@ fn build_target(args: &TargetArgs) -> Result<(Target, Catalogue)> {
         Some(dir) => Catalogue::with_extra_dir(dir)?,
         None => Catalogue::builtin().clone(),
     };
-    let json = match args.workspace_json.as_deref() {
-        None => None,
-        Some("-") => {
-            let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("--workspace-json -: cannot read standard input")?;
-            Some(("--workspace-json (stdin)".to_string(), text))
-        }
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| anyhow!("--workspace-json {path}: {e}"))?;
-            let text = String::from_utf8(bytes).map_err(|_| anyhow!("--workspace-json {path}: not UTF-8 text"))?;
-            Some((format!("--workspace-json {path}"), text))
-        }
-    };
+    let json = args.workspace_json.as_deref().map(crate::input::read_workspace_json).transpose()?;
     let flags = TargetFlags {
         cloud: args.cloud,
         workspace_id: args.workspace_id.clone(),
@@ -355,7 +335,7 @@ fn filter_groups(plan: &mut Plan, skip: &[AreaName], only: &[AreaName]) {
 
 fn run_plan(args: PlanArgs) -> Result<u8> {
     let (target, catalogue) = build_target(&args.target)?;
-    let mut plan = Plan::build(&catalogue, &target);
+    let mut plan = Plan::build_checked(&catalogue, &target)?;
     filter_groups(&mut plan, &args.skip, &[]);
     let text = match args.output {
         PlanFormat::Json => crate::report::plan::json(&plan),
@@ -373,7 +353,7 @@ fn run_check(args: CheckArgs) -> Result<u8> {
             "no workspace named: give --workspace-json FILE (az ml workspace show -o json), or --workspace-id with --region; `amlnet demo` shows a check on a simulated network"
         );
     }
-    let mut plan = Plan::build(&catalogue, &target);
+    let mut plan = Plan::build_checked(&catalogue, &target)?;
     filter_groups(&mut plan, &net.skip, &net.only);
     if plan.endpoints.is_empty() {
         bail!("nothing to check: every catalogue entry was left out (see `amlnet plan`)");
@@ -460,6 +440,7 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         })
         .collect();
     notes.extend(machine.resolv_error.clone());
+    notes.extend(machine.hosts_error.clone());
     if machine.resolv.as_ref().is_some_and(|r| r.is_systemd_stub()) && net.dns_server.is_empty() {
         notes.push(
             "resolv.conf points at systemd-resolved (127.0.0.53); `resolvectl status` shows the servers behind it"
@@ -503,7 +484,7 @@ fn run_check(args: CheckArgs) -> Result<u8> {
 
 /// `--verbose`: what the run will use, one fact a line, every value masked.
 fn verbose_settings(run: &RunSettings, env: &Environment) {
-    let say = |s: String| eprintln!("amlnet: {}", crate::redact::mask_url(&s));
+    let say = |s: String| crate::term::eprint_line(&format!("amlnet: {}", crate::redact::mask_url(&s)));
     say(format!("resolvers {} (from {})", env.resolvers.join(", "), env.resolvers_source));
     if let Some(a) = run.azure_dns {
         say(format!("Azure DNS {a} is asked too for private names answered badly"));
@@ -553,7 +534,10 @@ fn run_demo(args: DemoArgs) -> Result<u8> {
     let report = rt.block_on(async {
         let lab = Lab::start(scenario, &plan).await?;
         if std::io::stderr().is_terminal() {
-            eprintln!("amlnet demo: scenario '{}' on a lab network at {} (loopback only)", scenario.name, lab.dns);
+            crate::term::eprint_line(&format!(
+                "amlnet demo: scenario '{}' on a lab network at {} (loopback only)",
+                scenario.name, lab.dns
+            ));
         }
         let request = CheckRequest {
             plan: plan.clone(),
