@@ -104,4 +104,71 @@ mod tests {
         assert_eq!(mask_proxy_value("NO_PROXY", "localhost,.azureml.ms"), "localhost,.azureml.ms");
         assert_eq!(mask_proxy_value("http_proxy", "http://proxy:3128"), "http://proxy:3128");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::{mask_proxy_value, mask_url};
+        use crate::local::proxy::PROXY_VARIABLES;
+        use crate::local::{Machine, Secret, bashrc};
+
+        fn scheme() -> impl Strategy<Value = String> {
+            prop::sample::select(vec!["http://", "https://", "socks5://", "HTTP://", ""]).prop_map(str::to_string)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// Any password (any character at all, '@' included) between
+            /// `scheme://user:` and the host's '@' is gone after masking.
+            #[test]
+            fn no_password_survives_mask_url(
+                scheme in scheme(),
+                user in "[a-z0-9._%-]{0,8}",
+                pw in "ZZ\\PC{0,24}",
+                host in "[a-z][a-z.-]{0,20}",
+                port in 1u16..=65535,
+                tail in "(/[a-z/]{0,8})?(\\?[a-z=&]{0,8})?",
+            ) {
+                let value = format!("{scheme}{user}:{pw}@{host}:{port}{tail}");
+                let out = mask_url(&value);
+                prop_assert!(!out.contains("ZZ"), "{:?} -> {:?}", value, out);
+                for name in PROXY_VARIABLES {
+                    let out = mask_proxy_value(name, &value);
+                    prop_assert!(!out.contains("ZZ"), "{} {:?} -> {:?}", name, value, out);
+                }
+            }
+
+            /// A ~/.bashrc line with a password holding any printable
+            /// character (`;`, blanks, `#`, `$`, quotes, ...) never shows it,
+            /// in the file's value or in an environment value equal to it.
+            #[test]
+            fn no_password_survives_a_bashrc_line(
+                var in prop::sample::select(PROXY_VARIABLES.to_vec()),
+                export in any::<bool>(),
+                prefix in prop::sample::select(vec!["ZZ", "9753"]),
+                pw in "[ -~]{0,20}",
+                host in "[a-z][a-z.]{0,12}",
+                port in 1u16..=999,
+            ) {
+                let marker = prefix;
+                let line = format!(
+                    "{}{var}=http://user:{marker}{pw}@{host}:{port}\n",
+                    if export { "export " } else { "" }
+                );
+                let parsed = bashrc::parse_str(&line, "bashrc");
+                let values: Vec<(String, String)> =
+                    parsed.assignments.iter().map(|a| (a.name.clone(), a.value.clone())).collect();
+                let mut machine = Machine { bashrc: Some(parsed), ..Machine::default() };
+                for (name, value) in &values {
+                    let out = machine.mask(name, value);
+                    prop_assert!(!out.contains(marker), "{:?}: {}={:?} -> {:?}", line, name, value, out);
+                    machine.env_proxy.push((name.clone(), Secret(value.clone())));
+                }
+                for v in machine.proxy_report() {
+                    prop_assert!(!v.value.contains(marker), "{:?}: {:?}", line, v);
+                }
+            }
+        }
+    }
 }

@@ -50,9 +50,9 @@ pub struct Assignment {
     pub interactive_only: bool,
     /// The value holds a command substitution amlnet cannot evaluate.
     pub dynamic: bool,
-    /// The value was cut by an unquoted `;`, `&`, `|` or blank with an `@`
-    /// later on the line: probably a password with that character in it,
-    /// so the value is never shown.
+    /// The value has no `@` though its line has one from the value on (cut
+    /// by an unquoted `;`, `&`, `|` or blank, or swallowed by `${`): probably
+    /// a password with that character in it, so the value is never shown.
     pub cut: bool,
 }
 
@@ -137,7 +137,7 @@ struct Word {
     /// Length of `text` before the first quoted part: bash only takes
     /// `NAME=` as an assignment when the name and `=` are unquoted.
     unquoted_prefix: usize,
-    /// Ended at an unquoted `;`, `&`, `|` or blank with an `@` later on the line.
+    /// Has no `@`, though its line has one from the word on.
     cut: bool,
 }
 
@@ -714,6 +714,7 @@ impl<'t> Lexer<'t> {
 
     /// One word: quotes removed, escapes applied, `$NAME` expanded.
     fn word(&mut self, state: &State<'_>) -> Word {
+        let start = self.pos;
         let mut w =
             Word { text: String::new(), dynamic: false, quoted: false, unquoted_prefix: usize::MAX, cut: false };
         // `<<EOF` and `<<'EOF'` stay literal so the heredoc is recognised.
@@ -793,9 +794,10 @@ impl<'t> Lexer<'t> {
                 }
             }
         }
-        // `A=http://u:pa;ss@proxy` or `A=http://u:pa ss@proxy`: the shell cuts
-        // the value, and what is left holds the start of a password.
-        w.cut = matches!(self.peek(), Some(' ' | '\t' | ';' | '&' | '|')) && self.at_later[self.pos];
+        // `A=http://u:pa;ss@proxy`, `A=http://u:pa ss@proxy`, `A=http://u:pa${s@proxy`:
+        // the value lost the `@` its line has, and what is left may hold
+        // the start of a password.
+        w.cut = !w.text.contains('@') && self.at_later[start];
         w
     }
 

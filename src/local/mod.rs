@@ -116,7 +116,7 @@ impl Machine {
     /// masked whole, wherever it was read, since it holds part of a password.
     pub fn mask(&self, name: &str, value: &str) -> String {
         let cut = self.bashrc.as_ref().is_some_and(|f| f.assignments.iter().any(|a| a.cut && a.value == value));
-        if cut && proxy::is_proxy_url_variable(name) && !value.is_empty() {
+        if cut && !value.is_empty() {
             return crate::redact::MASK.to_string();
         }
         crate::redact::mask_proxy_value(name, value)
