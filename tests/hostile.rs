@@ -217,6 +217,8 @@ fn special_files_as_explicit_inputs_are_one_line_and_exit_2() {
             "extra.toml: not a regular file (a FIFO)",
         ),
         (vec!["check", "--region", "eastus", "--resolv-conf", "/dev/zero"], "/dev/zero: not a regular file"),
+        (vec!["diff", &fifo, "/dev/zero"], "ws.json: not a regular file (a FIFO)"),
+        (vec!["check", "--region", "eastus", "--dns-server", "127.0.0.1:9", "--ca-file", &fifo], "--ca-file"),
     ];
     for (args, needle) in cases {
         let mut cmd = amlnet();

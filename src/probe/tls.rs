@@ -71,7 +71,7 @@ impl TrustStore {
     /// Reads a `--ca-file`.
     pub fn read_pem(path: &Path) -> Result<(String, Vec<u8>), String> {
         let name = path.display().to_string();
-        std::fs::read(path).map(|b| (name.clone(), b)).map_err(|e| format!("--ca-file {name}: {e}"))
+        crate::input::read_capped(path).map(|b| (name.clone(), b)).map_err(|e| format!("--ca-file {name}: {e}"))
     }
 
     /// A client configuration that verifies against these roots and records
