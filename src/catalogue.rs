@@ -282,6 +282,32 @@ impl Catalogue {
     }
 
     fn validate(&self, file: &str, spec: &EndpointSpec) -> Result<()> {
+        // Every text of an entry is printed somewhere: no control characters.
+        if spec.id.is_empty()
+            || spec.id.len() > 100
+            || !spec.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            bail!(
+                "{file}: endpoint id '{}' should be 1-100 letters, digits, '-', '_' or '.'",
+                crate::term::escape_for_terminal(&spec.id)
+            );
+        }
+        let texts = [
+            Some(&spec.group),
+            Some(&spec.service_tag),
+            Some(&spec.purpose),
+            spec.situation.as_ref(),
+            spec.http.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(spec.docs.iter())
+        .chain(spec.expected_issuers.iter().flatten());
+        for t in texts {
+            if t.chars().any(|c| c.is_control()) {
+                bail!("{file}: endpoint '{}': control character in '{}'", spec.id, crate::term::escape_for_terminal(t));
+            }
+        }
         let known: BTreeSet<&str> = TARGET_VARS
             .iter()
             .copied()

@@ -284,6 +284,15 @@ fn host_names_with_control_characters_or_bad_labels_are_refused() {
         assert_usage_error(&o, needle);
         assert!(stderr(&o).contains("extra.toml"), "{}", stderr(&o));
     }
+    // Other texts of an entry are printed too.
+    let text = entry("ok.example.com").replace("id = 'evil'", "id = \"ev\\u001b[2Jil\"");
+    std::fs::write(probes.path().join("extra.toml"), text).unwrap();
+    let o = run(&["plan", "--region", "eastus", "--probes", probes.path().to_str().unwrap()]);
+    assert_usage_error(&o, "endpoint id 'ev\\x1b[2Jil'");
+    let text = entry("ok.example.com").replace("purpose = 'p'", "purpose = \"p\\u001b]0;t\\u0007\"");
+    std::fs::write(probes.path().join("extra.toml"), text).unwrap();
+    let o = run(&["plan", "--region", "eastus", "--probes", probes.path().to_str().unwrap()]);
+    assert_usage_error(&o, "control character");
 }
 
 /// A proxy on loopback that answers every CONNECT with escape sequences.

@@ -187,7 +187,9 @@ impl<'a> State<'a> {
             self.notes_dropped += 1;
             return;
         }
-        self.out.notes.push(Note { file: file.to_string(), line, message: message.into() });
+        // A note may quote the file (a `source` target): never a raw control character.
+        let message = crate::term::escape_for_terminal(&message.into());
+        self.out.notes.push(Note { file: crate::term::escape_for_terminal(file), line, message });
     }
 
     fn read_file(&mut self, path: &Path, depth: usize) {
