@@ -1,7 +1,7 @@
 //! Reading what users hand amlnet, with limits: files are read only when
 //! they are regular files, opened without blocking (a FIFO never hangs the
 //! run) and at most [`MAX_INPUT_BYTES`] long (`/dev/zero` never fills the
-//! memory); durations are capped so deadline arithmetic cannot overflow.
+//! memory; `/dev/null` reads as empty); durations are capped so deadline arithmetic cannot overflow.
 
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -70,6 +70,10 @@ pub fn read_capped(path: &Path) -> Result<Vec<u8>, InputError> {
     })?;
     let meta = file.metadata().map_err(|e| InputError::Io(io_text(&e)))?;
     if !meta.is_file() {
+        if is_dev_null(&meta) {
+            // `--hosts-file /dev/null`: the usual way to say "none".
+            return Ok(Vec::new());
+        }
         return Err(InputError::NotRegular(kind_of(meta.file_type())));
     }
     if meta.len() > MAX_INPUT_BYTES {
@@ -82,6 +86,13 @@ pub fn read_capped(path: &Path) -> Result<Vec<u8>, InputError> {
         return Err(InputError::TooLarge);
     }
     Ok(bytes)
+}
+
+fn is_dev_null(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    meta.file_type().is_char_device()
+        && std::fs::metadata("/dev/null")
+            .is_ok_and(|null| null.file_type().is_char_device() && null.rdev() == meta.rdev())
 }
 
 /// Reads at most [`MAX_INPUT_BYTES`] from any reader (standard input).
@@ -153,6 +164,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(read_capped(dir.path()), Err(InputError::NotRegular("directory")));
         assert_eq!(read_capped(Path::new("/dev/zero")), Err(InputError::NotRegular("character device")));
+        assert_eq!(read_capped(Path::new("/dev/null")), Ok(Vec::new()), "/dev/null is empty");
         let fifo = dir.path().join("fifo");
         let c = std::ffi::CString::new(fifo.display().to_string()).unwrap();
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);

@@ -1012,4 +1012,59 @@ mod tests {
         std::fs::write(&huge, vec![b'#'; (MAX_FILE_BYTES + 1) as usize]).unwrap();
         assert!(read(&huge, &|_| None).notes[0].message.contains("MiB"));
     }
+
+    #[test]
+    fn expansion_stops_growing_at_the_cap_with_a_note() {
+        let mut text = format!("A={}\n", "a".repeat(100));
+        text.push_str(&"A=$A$A$A$A\n".repeat(13));
+        let f = vars(&text);
+        assert!(last(&f, "A").value.len() <= MAX_VALUE_BYTES + 100);
+        assert!(f.notes.iter().any(|n| n.message.contains("stops growing")), "{:?}", f.notes);
+    }
+
+    #[test]
+    fn the_expansion_budget_is_shared_by_the_run() {
+        let mut text = format!("A={}\n", "a".repeat(MAX_VALUE_BYTES));
+        // 300 words of 64 KiB each: over the 16 MiB budget.
+        text.push_str(&"B=$A\n".repeat(300));
+        let f = vars(&text);
+        assert!(f.notes.iter().any(|n| n.message.contains("expand to nothing")), "{:?}", f.notes);
+        assert_eq!(last(&f, "B").value, "");
+    }
+
+    #[test]
+    fn unset_drops_earlier_assignments_only() {
+        let f = vars("export A=1\nunset A\nexport A=2\nB=1\nunset B\n");
+        assert_eq!(last(&f, "A").value, "2");
+        assert_eq!(f.assignments.iter().filter(|a| a.name == "A").count(), 1);
+        assert!(f.last("B").is_none());
+    }
+
+    #[test]
+    fn a_value_that_lost_its_lines_at_sign_is_cut() {
+        let f = vars(
+            "export P=http://u:pa;ss@proxy:1\nexport Q=http://u:pa ss@proxy:1\nexport R=http://u:p@proxy:1\nS=x # mail@corp\n",
+        );
+        assert!(last(&f, "P").cut);
+        assert!(last(&f, "Q").cut);
+        assert!(!last(&f, "R").cut);
+        assert!(last(&f, "S").cut, "over-masking is the safe side");
+    }
+
+    #[test]
+    fn each_file_is_read_once_and_lines_are_budgeted() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.sh");
+        std::fs::write(&a, "export FROM_A=1\n").unwrap();
+        let top = dir.path().join("top");
+        std::fs::write(&top, "source a.sh\nsource a.sh\nexport TOP=1\n").unwrap();
+        let f = read(&top, &|_| None);
+        assert_eq!(f.assignments.iter().filter(|x| x.name == "FROM_A").count(), 1);
+        assert!(f.notes.iter().any(|n| n.message.contains("not read twice")), "{:?}", f.notes);
+        let long = dir.path().join("long");
+        std::fs::write(&long, format!("{}export LATE=1\n", ":\n".repeat(MAX_SOURCE_LINES))).unwrap();
+        let f = read(&long, &|_| None);
+        assert!(f.last("LATE").is_none());
+        assert!(f.notes.iter().any(|n| n.message.contains("lines read across sourced files")), "{:?}", f.notes);
+    }
 }
