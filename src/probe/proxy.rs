@@ -92,7 +92,7 @@ pub async fn connect(
             Err(PathOutcome::ProxyFailed(format!("proxy {} closed the connection after CONNECT", url.masked())))
         }
         None => Err(PathOutcome::ProxyFailed(format!(
-            "proxy {} answered something else than HTTP: {:?}",
+            "proxy {} answered something else than HTTP: '{}'",
             url.masked(),
             parsed.status_line
         ))),
@@ -138,5 +138,27 @@ pub fn parse_connect_head(head: &[u8]) -> ConnectHead {
         status,
         authenticate: header("proxy-authenticate"),
         server: header("server").or_else(|| header("via")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_connect_head;
+
+    #[test]
+    fn connect_heads_are_parsed_and_escaped() {
+        let h = parse_connect_head(b"HTTP/1.1 200 Connection established\r\n\r\n");
+        assert_eq!((h.status, h.status_line.as_str()), (Some(200), "HTTP/1.1 200 Connection established"));
+        let h = parse_connect_head(
+            b"HTTP/1.1 407 Auth\x1b[2J\r\nProxy-Authenticate: Basic realm=\"x\x07\"\r\nVia: 1.1 fw\r\n\r\n",
+        );
+        assert_eq!(h.status, Some(407));
+        assert_eq!(h.status_line, "HTTP/1.1 407 Auth\\x1b[2J");
+        assert_eq!(h.authenticate.as_deref(), Some("Basic realm=\"x\\x07\""));
+        assert_eq!(h.server.as_deref(), Some("1.1 fw"));
+        let h = parse_connect_head(b"SSH-2.0-OpenSSH 200\r\n");
+        assert_eq!(h.status, None, "not HTTP");
+        assert_eq!(parse_connect_head(b"").status, None);
+        assert_eq!(parse_connect_head(b"HTTP/1.1 99999 x\r\n\r\n").status, None);
     }
 }
