@@ -226,6 +226,13 @@ fn special_files_as_explicit_inputs_are_one_line_and_exit_2() {
         let o = run_limited(cmd, Duration::from_secs(20)).unwrap_or_else(|| panic!("{args:?} hung"));
         assert_usage_error(&o, needle);
     }
+    // Standard input is capped too (the old reader grew until memory ran out).
+    let o = amlnet()
+        .args(["plan", "--workspace-json", "-"])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    assert_usage_error(&o, "larger than 4 MiB");
 }
 
 #[test]
