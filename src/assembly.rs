@@ -7,12 +7,11 @@
 //! same decisions as a real run.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use ipnet::IpNet;
 
 use crate::catalogue::Catalogue;
@@ -94,19 +93,7 @@ pub fn load_target(input: &TargetInput) -> Result<(Target, Catalogue)> {
         Some(dir) => Catalogue::with_extra_dir(dir)?,
         None => Catalogue::builtin().clone(),
     };
-    let json = match input.workspace_json.as_deref() {
-        None => None,
-        Some("-") => {
-            let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("--workspace-json -: cannot read standard input")?;
-            Some(("--workspace-json (stdin)".to_string(), text))
-        }
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| anyhow!("--workspace-json {path}: {e}"))?;
-            let text = String::from_utf8(bytes).map_err(|_| anyhow!("--workspace-json {path}: not UTF-8 text"))?;
-            Some((format!("--workspace-json {path}"), text))
-        }
-    };
+    let json = input.workspace_json.as_deref().map(crate::input::read_workspace_json).transpose()?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let target = Target::resolve(json.as_ref().map(|(s, t)| (s.as_str(), t.as_str())), &input.flags, &env)?;
     Ok((target, catalogue))
@@ -271,6 +258,7 @@ fn notes(options: &RunOptions, machine: &Machine, proxy: &ProxySettings) -> Vec<
         None => format!("{}: {}", n.file, n.message),
     }));
     notes.extend(machine.resolv_error.clone());
+    notes.extend(machine.hosts_error.clone());
     if options.dns.is_none() && machine.resolv.as_ref().is_some_and(|r| r.is_systemd_stub()) {
         notes.push(
             "resolv.conf points at systemd-resolved (127.0.0.53); `resolvectl status` shows the servers behind it"

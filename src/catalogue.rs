@@ -215,12 +215,25 @@ impl Catalogue {
         }
         for path in files {
             let name = path.display().to_string();
-            let text = std::fs::read_to_string(&path).with_context(|| format!("{name}: cannot read"))?;
+            let text = crate::input::read_input_file(&path, "--probes")?;
             if path.file_name().is_some_and(|f| f == "clouds.toml") {
                 c.merge_clouds(&name, &text)?;
             } else {
                 c.merge_file(&name, &text)?;
             }
+        }
+        Ok(c)
+    }
+
+    /// The built-in catalogue plus one extra file's text (`clouds.toml` when
+    /// `clouds` is true): what `--probes` does for each file, without the
+    /// file system. The entry point of the catalogue fuzz target.
+    pub fn with_extra_text(name: &str, text: &str, clouds: bool) -> Result<Catalogue> {
+        let mut c = Catalogue::builtin().clone();
+        if clouds {
+            c.merge_clouds(name, text)?;
+        } else {
+            c.merge_file(name, text)?;
         }
         Ok(c)
     }
@@ -239,6 +252,14 @@ impl Catalogue {
                         }
                     }
                     (_, toml::Value::String(s)) => {
+                        // Every name of the cloud table ends up in a host name.
+                        if !key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()) {
+                            bail!(
+                                "{name}: [{cloud}] '{}' is not a placeholder name",
+                                crate::term::escape_for_terminal(key)
+                            );
+                        }
+                        crate::hostname::validate(s, false).map_err(|e| anyhow!("{name}: [{cloud}] {key}: {e}"))?;
                         entry.names.insert(key.clone(), s.clone());
                     }
                     _ => bail!("{name}: [{cloud}] {key} should be a string"),
@@ -286,6 +307,32 @@ impl Catalogue {
     }
 
     fn validate(file: &str, spec: &EndpointSpec, known: &BTreeSet<&str>) -> Result<()> {
+        // Every text of an entry is printed somewhere: no control characters.
+        if spec.id.is_empty()
+            || spec.id.len() > 100
+            || !spec.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            bail!(
+                "{file}: endpoint id '{}' should be 1-100 letters, digits, '-', '_' or '.'",
+                crate::term::escape_for_terminal(&spec.id)
+            );
+        }
+        let texts = [
+            Some(&spec.group),
+            Some(&spec.service_tag),
+            Some(&spec.purpose),
+            spec.situation.as_ref(),
+            spec.http.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(spec.docs.iter())
+        .chain(spec.expected_issuers.iter().flatten());
+        for t in texts {
+            if t.chars().any(|c| c.is_control()) {
+                bail!("{file}: endpoint '{}': control character in '{}'", spec.id, crate::term::escape_for_terminal(t));
+            }
+        }
         let templates = [
             Some(&spec.host),
             spec.privatelink_name.as_ref(),
@@ -298,6 +345,22 @@ impl Catalogue {
                     bail!("{file}: endpoint '{}': unknown placeholder {{{var}}} in '{t}'", spec.id);
                 }
             }
+        }
+        // Host templates must give host names: each placeholder stands for a
+        // validated label, so checking the template with one in its place
+        // catches control characters, spaces and bad labels in the file.
+        let host_templates = [
+            (Some(&spec.host), false),
+            (spec.privatelink_name.as_ref(), false),
+            (spec.privatelink_zone.as_ref(), false),
+            (spec.stands_for.as_ref(), true),
+        ];
+        for (t, wildcard) in host_templates {
+            let Some(t) = t else { continue };
+            let sample = fill_placeholders(t, "x");
+            crate::hostname::validate(&sample, wildcard).map_err(|e| {
+                anyhow!("{file}: endpoint '{}': host template: {e}", crate::term::escape_for_terminal(&spec.id))
+            })?;
         }
         for need in &spec.needs {
             if !TARGET_VARS.contains(&need.as_str()) {
@@ -366,8 +429,29 @@ pub fn expand<'a>(template: &'a str, vars: &BTreeMap<&str, String>) -> Result<St
     Ok(out)
 }
 
+/// `template` with every `{placeholder}` replaced by `with`.
+fn fill_placeholders(template: &str, with: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        match rest[start..].find('}') {
+            Some(end) => {
+                out.push_str(with);
+                rest = &rest[start + end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::term::escape_for_terminal(&s.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 
 fn load(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let text = crate::input::read_input_file(path, "")?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| anyhow!("{}: not valid JSON: {e}", path.display()))?;
     match doc.get("schema_version").and_then(Value::as_u64) {
         Some(1) => Ok(doc),

@@ -128,6 +128,29 @@ impl Plan {
         Plan { target: target.clone(), endpoints, omitted }
     }
 
+    /// [`Plan::build`], refusing the input when an expanded host name is not
+    /// a host name (a label over 63 characters once the values are filled
+    /// in, a name over 253): the error names the catalogue entry and the host.
+    pub fn build_checked(catalogue: &Catalogue, target: &Target) -> anyhow::Result<Plan> {
+        let plan = Plan::build(catalogue, target);
+        plan.check_hosts()?;
+        Ok(plan)
+    }
+
+    /// Every planned host name is a valid host name.
+    pub fn check_hosts(&self) -> anyhow::Result<()> {
+        let mut checked = std::collections::BTreeSet::new();
+        for e in &self.endpoints {
+            if !checked.insert(e.host.as_str()) {
+                continue;
+            }
+            crate::hostname::validate(&e.host, false).map_err(|why| {
+                anyhow::anyhow!("catalogue entry '{}': {why}", crate::term::escape_for_terminal(&e.id))
+            })?;
+        }
+        Ok(())
+    }
+
     /// Distinct host names, in plan order.
     pub fn hosts(&self) -> Vec<&str> {
         let mut seen = std::collections::BTreeSet::new();

@@ -129,8 +129,9 @@ impl Target {
             let id = id.to_ascii_lowercase();
             if !is_guid(&id) {
                 bail!(
-                    "{}: '{id}' is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
-                    label(Field::WorkspaceId)
+                    "{}: '{}' is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+                    label(Field::WorkspaceId),
+                    crate::term::escape_for_terminal(&id)
                 );
             }
             self.workspace_id = Some(id);
@@ -152,6 +153,9 @@ impl Target {
                     label(Field::Storage)
                 );
             }
+        }
+        if let Some(host) = &self.notebook_host {
+            crate::hostname::validate(host, false).map_err(|why| anyhow!("notebookInfo.fqdn: {why}"))?;
         }
         check_label(label(Field::WorkspaceName), &mut self.workspace_name, 1, 33, true)?;
         check_label(label(Field::KeyVault), &mut self.key_vault, 3, 24, true)?;

@@ -7,7 +7,6 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 
-use super::parse_duration;
 use crate::assembly::AreaName;
 use crate::local;
 use crate::probe::ConnectTo;
@@ -83,10 +82,10 @@ pub(super) struct TargetArgs {
 #[derive(Args, Debug, Clone)]
 pub(super) struct ProbeArgs {
     /// Per-probe timeout.
-    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration, help_heading = "Network")]
+    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = crate::input::parse_timeout, help_heading = "Network")]
     pub(super) timeout: Duration,
     /// Deadline for the whole run.
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration, help_heading = "Network")]
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = crate::input::parse_deadline, help_heading = "Network")]
     pub(super) deadline: Duration,
     /// Probes in flight at once [default: from the open-files limit, up to 4096].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16384), help_heading = "Network")]

@@ -6,7 +6,7 @@ mod args;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
@@ -40,7 +40,8 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "amlnet: {}", format!("{e:#}").replace('\n', " "));
+            let msg = crate::term::escape_for_terminal(&format!("{e:#}").replace('\n', " "));
+            crate::term::eprint_line(&format!("amlnet: {msg}"));
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -57,7 +58,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     let first = e.to_string().lines().next().unwrap_or("bad usage").trim_start_matches("error: ").to_string();
-    let _ = writeln!(std::io::stderr(), "amlnet: {first} (see amlnet --help)");
+    crate::term::eprint_line(&format!("amlnet: {first} (see amlnet --help)"));
     ExitCode::from(EXIT_USAGE)
 }
 
@@ -80,14 +81,6 @@ fn run(cli: Cli, started: Instant) -> Result<u8> {
             Ok(EXIT_OK)
         }
     }
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("'{s}': {e} (examples: 3s, 500ms, 1m)"))?;
-    if d.is_zero() {
-        return Err(format!("'{s}': must be more than zero"));
-    }
-    Ok(d)
 }
 
 impl TargetArgs {
@@ -150,7 +143,7 @@ impl OutFile {
 
 fn run_plan(args: PlanArgs) -> Result<u8> {
     let (target, catalogue) = assembly::load_target(&args.target.input())?;
-    let mut plan = Plan::build(&catalogue, &target);
+    let mut plan = Plan::build_checked(&catalogue, &target)?;
     Areas { skip: args.skip, only: Vec::new() }.filter_plan(&mut plan);
     write_stdout(&match args.output {
         PlanFormat::Json => crate::report::plan::json(&plan),
@@ -179,7 +172,7 @@ fn check_with(args: CheckArgs, started: Instant) -> Result<u8> {
         );
     }
     let areas = Areas { skip: net.skip, only: net.only };
-    let mut plan = Plan::build(&catalogue, &target);
+    let mut plan = Plan::build_checked(&catalogue, &target)?;
     areas.filter_plan(&mut plan);
     if plan.endpoints.is_empty() {
         bail!("nothing to check: every catalogue entry was left out (see `amlnet plan`)");
@@ -201,7 +194,7 @@ fn check_with(args: CheckArgs, started: Instant) -> Result<u8> {
     let request = assembly::assemble(plan, &options, machine, HostInfo::detect())?;
     if args.output.verbose {
         for line in assembly::describe(&request) {
-            let _ = writeln!(std::io::stderr(), "amlnet: {line}");
+            crate::term::eprint_line(&format!("amlnet: {line}"));
         }
     }
     let progress = progress(request.plan.endpoints.len());
@@ -231,12 +224,10 @@ fn run_demo(args: DemoArgs, started: Instant) -> Result<u8> {
         let interrupt = Interrupt::listen();
         let lab = Lab::start(scenario, &plan).await?;
         if std::io::stderr().is_terminal() {
-            let _ = writeln!(
-                std::io::stderr(),
+            crate::term::eprint_line(&format!(
                 "amlnet demo: scenario '{}' on a lab network at {} (loopback only)",
-                scenario.name,
-                lab.dns
-            );
+                scenario.name, lab.dns
+            ));
         }
         let options = assembly::demo_options(&lab, &scenario.name, limits);
         let request = assembly::assemble(plan, &options, lab.machine(), HostInfo::detect())?;

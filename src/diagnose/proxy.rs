@@ -9,7 +9,6 @@ use crate::local::proxy::{self, Client, bypasses, parse_proxy_url};
 use crate::local::{Machine, ProxySettings};
 use crate::plan::Plan;
 use crate::probe::PathOutcome;
-use crate::redact::mask_url;
 
 /// The addresses that must never go through a proxy.
 const METADATA: [&str; 2] = ["168.63.129.16", "169.254.169.254"];
@@ -56,16 +55,16 @@ fn judge_values(machine: &Machine, out: &mut Collector) {
     for (label, value, live) in values {
         let var = label.split_whitespace().next().unwrap_or_default().to_string();
         if proxy::is_proxy_url_variable(&var) && !value.trim().is_empty() {
-            judge_value(&var, &label, &value, live, out);
+            judge_value(machine, &var, &label, &value, live, out);
         }
     }
 }
 
-fn judge_value(var: &str, label: &str, value: &str, live: bool, out: &mut Collector) {
+fn judge_value(machine: &Machine, var: &str, label: &str, value: &str, live: bool, out: &mut Collector) {
     let url = match parse_proxy_url(value) {
         Ok(url) => url,
         Err(why) => {
-            let evidence = format!("{label} = '{}': {why}", mask_url(value));
+            let evidence = format!("{label} = '{}': {why}", machine.mask(var, value));
             out.add(Code::ProxyMalformed, Code::ProxyMalformed.severity(live), Hit::new(var, evidence));
             return;
         }
@@ -73,7 +72,7 @@ fn judge_value(var: &str, label: &str, value: &str, live: bool, out: &mut Collec
     if url.scheme_missing {
         let evidence = format!(
             "{label} = '{}': no scheme; curl assumes http://, Python requests, pip and conda reject it",
-            mask_url(value)
+            machine.mask(var, value)
         );
         out.add(Code::ProxyMalformed, Severity::Warning, Hit::new(var, evidence));
     }
@@ -91,8 +90,8 @@ fn judge_cases(machine: &Machine, out: &mut Collector) {
         {
             let evidence = format!(
                 "{upper}='{}' but {lower}='{}' in this environment: curl and Python use {lower}, Go uses {upper}",
-                mask_url(&u),
-                mask_url(&l)
+                machine.mask(upper, &u),
+                machine.mask(lower, &l)
             );
             out.add(Code::ProxyEnvMismatch, Severity::Warning, Hit::new(upper, evidence));
         }
@@ -106,7 +105,8 @@ fn judge_bashrc(machine: &Machine, out: &mut Collector) {
         let Some(a) = file.last(name) else { continue };
         let at = format!("{} line {}", a.file, a.line);
         if !a.exported {
-            let evidence = format!("{at}: {}='{}' is assigned but never exported", a.name, mask_url(&a.value));
+            let evidence =
+                format!("{at}: {}='{}' is assigned but never exported", a.name, machine.mask(&a.name, &a.value));
             out.add(Code::ProxyNotExported, Severity::Warning, Hit::new(&a.name, evidence));
             continue;
         }
@@ -115,7 +115,7 @@ fn judge_bashrc(machine: &Machine, out: &mut Collector) {
             continue;
         }
         let now = match &live {
-            Some(v) => format!("this run has {name}='{}'", mask_url(v)),
+            Some(v) => format!("this run has {name}='{}'", machine.mask(name, v)),
             None => format!("this run's environment has no {name}"),
         };
         let why = match &file.interactive_guard {
@@ -125,7 +125,7 @@ fn judge_bashrc(machine: &Machine, out: &mut Collector) {
             _ if a.conditional => "; it is set inside a conditional block".to_string(),
             _ => String::new(),
         };
-        let evidence = format!("{at} sets {name}='{}', but {now}{why}", mask_url(&a.value));
+        let evidence = format!("{at} sets {name}='{}', but {now}{why}", machine.mask(name, &a.value));
         out.add(Code::ProxyEnvMismatch, Severity::Warning, Hit::new(*name, evidence));
     }
 }
@@ -193,7 +193,8 @@ mod tests {
     fn a_password_is_a_finding_and_never_shown() {
         let f = judged(&env(&[("HTTP_PROXY", "http://bob:hunter2@proxy.corp:3128"), ("NO_PROXY", "*")]));
         let credentials = f.iter().find(|f| f.code == Code::ProxyCredentialsInClear).expect("found");
-        assert!(credentials.detail.contains("http://bob:***@proxy.corp:3128"), "{}", credentials.detail);
+        assert!(credentials.detail.contains("***@proxy.corp:3128"), "{}", credentials.detail);
+        assert!(!credentials.detail.contains("bob"), "the user name is masked too: {}", credentials.detail);
         assert!(f.iter().all(|f| !f.detail.contains("hunter2")));
     }
 

@@ -15,9 +15,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Files larger than this are not read: a bashrc is a few KiB.
-pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = crate::input::MAX_INPUT_BYTES;
 /// How deep `source` is followed.
 pub const MAX_SOURCE_DEPTH: usize = 4;
+/// Lines read in all, across the file and everything it sources.
+pub const MAX_SOURCE_LINES: usize = 100_000;
+/// Bytes read in all, across the file and everything it sources.
+pub const MAX_SOURCE_BYTES: usize = 8 * 1024 * 1024;
+/// The longest a word may grow by `$VAR` expansion; beyond, it stops growing.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// Bytes produced by `$VAR` expansion in all; beyond, variables expand to nothing.
+pub const MAX_EXPANSION_BYTES: usize = 16 * 1024 * 1024;
+/// Assignments recorded in all; beyond, the rest of the files is not read.
+pub const MAX_ASSIGNMENTS: usize = 100_000;
+/// Notes kept; beyond, one note says how many were left out.
+pub const MAX_NOTES: usize = 200;
 
 /// One variable assignment, where it happened and in what state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +50,10 @@ pub struct Assignment {
     pub interactive_only: bool,
     /// The value holds a command substitution amlnet cannot evaluate.
     pub dynamic: bool,
+    /// The value has no `@` though its line has one from the value on (cut
+    /// by an unquoted `;`, `&`, `|` or blank, or swallowed by `${`): probably
+    /// a password with that character in it, so the value is never shown.
+    pub cut: bool,
 }
 
 /// Something worth telling the user about the file itself.
@@ -95,6 +111,19 @@ struct State<'a> {
     visiting: Vec<PathBuf>,
     follow_sources: bool,
     guard_seen: bool,
+    /// Files already read this run: each is read once, however often it is sourced.
+    read_once: BTreeSet<PathBuf>,
+    /// Lines and bytes read so far, across every file.
+    lines_read: usize,
+    bytes_read: usize,
+    /// Bytes `$VAR` expansion may still produce.
+    expansion_left: usize,
+    /// `unset NAME` at assignment index: earlier assignments of NAME are dropped at the end.
+    unset_at: BTreeMap<String, usize>,
+    /// Notes not kept (over [`MAX_NOTES`]).
+    notes_dropped: usize,
+    /// A cap was hit: stop reading.
+    stopped: bool,
 }
 
 /// A word of a command after quote removal.
@@ -108,6 +137,8 @@ struct Word {
     /// Length of `text` before the first quoted part: bash only takes
     /// `NAME=` as an assignment when the name and `=` are unquoted.
     unquoted_prefix: usize,
+    /// Has no `@`, though its line has one from the word on.
+    cut: bool,
 }
 
 impl<'a> State<'a> {
@@ -120,42 +151,75 @@ impl<'a> State<'a> {
             visiting: Vec::new(),
             follow_sources: true,
             guard_seen: false,
+            read_once: BTreeSet::new(),
+            lines_read: 0,
+            bytes_read: 0,
+            expansion_left: MAX_EXPANSION_BYTES,
+            unset_at: BTreeMap::new(),
+            notes_dropped: 0,
+            stopped: false,
         }
     }
 
-    fn finish(self) -> ShellFile {
+    fn finish(mut self) -> ShellFile {
+        if !self.unset_at.is_empty() {
+            let unset_at = std::mem::take(&mut self.unset_at);
+            let mut index = 0;
+            self.out.assignments.retain(|a| {
+                let keep = unset_at.get(&a.name).is_none_or(|at| index >= *at);
+                index += 1;
+                keep
+            });
+        }
+        if self.notes_dropped > 0 {
+            let file = self.out.notes.last().map(|n| n.file.clone()).unwrap_or_default();
+            self.out.notes.push(Note {
+                file,
+                line: None,
+                message: format!("{} more notes left out (at most {MAX_NOTES} are kept)", self.notes_dropped),
+            });
+        }
         self.out
     }
 
     fn note(&mut self, file: &str, line: Option<usize>, message: impl Into<String>) {
-        self.out.notes.push(Note { file: file.to_string(), line, message: message.into() });
+        if self.out.notes.len() >= MAX_NOTES {
+            self.notes_dropped += 1;
+            return;
+        }
+        // A note may quote the file (a `source` target): never a raw control character.
+        let message = crate::term::escape_for_terminal(&message.into());
+        self.out.notes.push(Note { file: crate::term::escape_for_terminal(file), line, message });
     }
 
     fn read_file(&mut self, path: &Path, depth: usize) {
         let name = path.display().to_string();
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) => return self.note(&name, None, format!("not read: {e}")),
-        };
-        if !meta.is_file() {
-            return self.note(&name, None, "not read: not a regular file");
-        }
-        if meta.len() > MAX_FILE_BYTES {
-            return self.note(
-                &name,
-                None,
-                format!("not read: {} bytes, more than a shell startup file has", meta.len()),
-            );
-        }
-        let bytes = match std::fs::read(path) {
+        let bytes = match crate::input::read_capped(path) {
             Ok(b) => b,
+            Err(crate::input::InputError::TooLarge) => {
+                return self.note(
+                    &name,
+                    None,
+                    format!("not read: more than {} MiB, more than a shell startup file has", MAX_FILE_BYTES >> 20),
+                );
+            }
             Err(e) => return self.note(&name, None, format!("not read: {e}")),
         };
         if bytes.iter().take(8192).any(|b| *b == 0) {
             return self.note(&name, None, "not read: binary content");
         }
+        if self.bytes_read + bytes.len() > MAX_SOURCE_BYTES {
+            self.stopped = true;
+            return self.note(
+                &name,
+                None,
+                format!("not read: more than {} MiB read across sourced files, the limit", MAX_SOURCE_BYTES >> 20),
+            );
+        }
+        self.bytes_read += bytes.len();
         let text = String::from_utf8_lossy(&bytes);
         let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.read_once.insert(canonical.clone());
         self.visiting.push(canonical);
         self.parse(&text, &name, depth);
         self.visiting.pop();
@@ -166,10 +230,64 @@ impl<'a> State<'a> {
     }
 
     fn parse(&mut self, text: &str, file: &str, depth: usize) {
-        let mut lexer = Lexer::new(text);
+        // The line budget is shared by every file of the run.
+        let room = MAX_SOURCE_LINES.saturating_sub(self.lines_read);
+        let text = match text.match_indices('\n').nth(room.saturating_sub(1)) {
+            Some((i, _)) if room > 0 && i + 1 < text.len() => {
+                self.note(
+                    file,
+                    Some(room),
+                    format!("stopped reading here: {MAX_SOURCE_LINES} lines read across sourced files, the limit"),
+                );
+                self.stopped = true;
+                &text[..i + 1]
+            }
+            _ if room == 0 => {
+                self.stopped = true;
+                return self.note(
+                    file,
+                    None,
+                    format!("not read: {MAX_SOURCE_LINES} lines read across sourced files, the limit"),
+                );
+            }
+            _ => text,
+        };
+        self.lines_read += text.lines().count();
+        let mut lexer = Lexer::new(text, self.expansion_left);
         let mut nesting: Vec<&'static str> = Vec::new();
         while let Some((line, words)) = lexer.next_command(self) {
+            self.expansion_left = lexer.expansion_left;
             self.command(file, line, words, &mut nesting, depth);
+            lexer.expansion_left = self.expansion_left;
+            if self.out.assignments.len() >= MAX_ASSIGNMENTS {
+                if !self.stopped {
+                    self.stopped = true;
+                    self.note(
+                        file,
+                        Some(line),
+                        format!("stopped reading here: {MAX_ASSIGNMENTS} assignments, the limit"),
+                    );
+                }
+                break;
+            }
+        }
+        self.expansion_left = lexer.expansion_left;
+        if let Some(line) = lexer.value_capped.take() {
+            self.note(
+                file,
+                Some(line),
+                format!("a value grows past {} KiB by expansion: it stops growing there", MAX_VALUE_BYTES >> 10),
+            );
+        }
+        if let Some(line) = lexer.budget_hit.take() {
+            self.note(
+                file,
+                Some(line),
+                format!(
+                    "{} MiB produced by variable expansion, the limit: later references expand to nothing",
+                    MAX_EXPANSION_BYTES >> 20
+                ),
+            );
         }
         if let Some(open) = nesting.last() {
             self.note(file, None, format!("unterminated '{open}' block at the end of the file"));
@@ -274,8 +392,9 @@ impl<'a> State<'a> {
                     if !w.text.starts_with('-') {
                         self.vars.remove(&w.text);
                         self.exported.remove(&w.text);
-                        // The shell ends without it: earlier assignments no longer count.
-                        self.out.assignments.retain(|a| a.name != w.text);
+                        // The shell ends without it: earlier assignments no longer count
+                        // (dropped once, at the end, so many unsets stay cheap).
+                        self.unset_at.insert(w.text.clone(), self.out.assignments.len());
                     }
                 }
             }
@@ -338,6 +457,7 @@ impl<'a> State<'a> {
                     conditional,
                     interactive_only: self.guard_seen,
                     dynamic: w.dynamic,
+                    cut: w.cut,
                 });
             }
             None if touch_export && is_name(&w.text) => {
@@ -357,6 +477,7 @@ impl<'a> State<'a> {
                         conditional,
                         interactive_only: self.guard_seen,
                         dynamic: false,
+                        cut: false,
                     });
                 }
             }
@@ -402,6 +523,13 @@ impl<'a> State<'a> {
         if !path.exists() {
             return self.note(file, Some(line), format!("sources {target}, which does not exist"));
         }
+        if self.stopped {
+            return;
+        }
+        if self.read_once.contains(&canonical) {
+            // Read once per run: a fan-out of sources stays cheap.
+            return self.note(file, Some(line), format!("sources {target} again: already read, not read twice"));
+        }
         if conditional {
             self.note(file, Some(line), format!("sources {target} conditionally"));
         }
@@ -437,21 +565,56 @@ fn split_assignment(s: &str) -> Option<(&str, &str)> {
 /// Splits the text into simple commands with quote removal and expansion.
 struct Lexer<'t> {
     chars: Vec<char>,
+    /// Whether an `@` follows position i on the same line.
+    at_later: Vec<bool>,
     pos: usize,
     line: usize,
     pending_heredocs: Vec<(String, bool)>,
+    /// Bytes `$VAR` expansion may still produce.
+    expansion_left: usize,
+    /// The first line where a value hit [`MAX_VALUE_BYTES`].
+    value_capped: Option<usize>,
+    /// The line where the expansion budget ran out.
+    budget_hit: Option<usize>,
     _text: std::marker::PhantomData<&'t str>,
 }
 
 impl<'t> Lexer<'t> {
-    fn new(text: &'t str) -> Self {
+    fn new(text: &'t str, expansion_left: usize) -> Self {
+        let chars: Vec<char> = text.chars().collect();
+        let mut at_later = vec![false; chars.len() + 1];
+        for i in (0..chars.len()).rev() {
+            at_later[i] = chars[i] == '@' || (chars[i] != '\n' && at_later[i + 1]);
+        }
         Lexer {
-            chars: text.chars().collect(),
+            chars,
+            at_later,
             pos: 0,
             line: 1,
             pending_heredocs: Vec::new(),
+            expansion_left,
+            value_capped: None,
+            budget_hit: None,
             _text: std::marker::PhantomData,
         }
+    }
+
+    /// Appends an expansion to a word, within [`MAX_VALUE_BYTES`] and the run's budget.
+    fn expand_into(&mut self, w: &mut Word, value: &str) {
+        let mut room = MAX_VALUE_BYTES.saturating_sub(w.text.len());
+        if value.len() > room {
+            self.value_capped.get_or_insert(self.line);
+        }
+        if value.len().min(room) > self.expansion_left {
+            self.budget_hit.get_or_insert(self.line);
+            room = self.expansion_left;
+        }
+        let mut take = value.len().min(room);
+        while !value.is_char_boundary(take) {
+            take -= 1;
+        }
+        w.text.push_str(&value[..take]);
+        self.expansion_left -= take;
     }
 
     fn peek(&self) -> Option<char> {
@@ -553,7 +716,9 @@ impl<'t> Lexer<'t> {
 
     /// One word: quotes removed, escapes applied, `$NAME` expanded.
     fn word(&mut self, state: &State<'_>) -> Word {
-        let mut w = Word { text: String::new(), dynamic: false, quoted: false, unquoted_prefix: usize::MAX };
+        let start = self.pos;
+        let mut w =
+            Word { text: String::new(), dynamic: false, quoted: false, unquoted_prefix: usize::MAX, cut: false };
         // `<<EOF` and `<<'EOF'` stay literal so the heredoc is recognised.
         while let Some(c) = self.peek() {
             match c {
@@ -631,6 +796,10 @@ impl<'t> Lexer<'t> {
                 }
             }
         }
+        // `A=http://u:pa;ss@proxy`, `A=http://u:pa ss@proxy`, `A=http://u:pa${s@proxy`:
+        // the value lost the `@` its line has, and what is left may hold
+        // the start of a password.
+        w.cut = !w.text.contains('@') && self.at_later[start];
         w
     }
 
@@ -686,9 +855,9 @@ impl<'t> Lexer<'t> {
                     None => (inner.as_str(), None),
                 };
                 match (state.lookup(name), default) {
-                    (Some(v), _) if !v.is_empty() => w.text.push_str(&v),
+                    (Some(v), _) if !v.is_empty() => self.expand_into(w, &v),
                     (_, Some(d)) => w.text.push_str(d),
-                    (v, None) => w.text.push_str(&v.unwrap_or_default()),
+                    (v, None) => self.expand_into(w, &v.unwrap_or_default()),
                 }
             }
             Some(c) if c == '_' || c.is_ascii_alphabetic() => {
@@ -701,7 +870,7 @@ impl<'t> Lexer<'t> {
                         break;
                     }
                 }
-                w.text.push_str(&state.lookup(&name).unwrap_or_default());
+                self.expand_into(w, &state.lookup(&name).unwrap_or_default());
             }
             Some(c) if c.is_ascii_digit() || "@*#?-$!".contains(c) => {
                 // Positional and special parameters: unknown here.
@@ -841,6 +1010,61 @@ mod tests {
         assert!(read(&bin, &|_| None).notes[0].message.contains("binary"));
         let huge = dir.path().join("huge");
         std::fs::write(&huge, vec![b'#'; (MAX_FILE_BYTES + 1) as usize]).unwrap();
-        assert!(read(&huge, &|_| None).notes[0].message.contains("bytes"));
+        assert!(read(&huge, &|_| None).notes[0].message.contains("MiB"));
+    }
+
+    #[test]
+    fn expansion_stops_growing_at_the_cap_with_a_note() {
+        let mut text = format!("A={}\n", "a".repeat(100));
+        text.push_str(&"A=$A$A$A$A\n".repeat(13));
+        let f = vars(&text);
+        assert!(last(&f, "A").value.len() <= MAX_VALUE_BYTES + 100);
+        assert!(f.notes.iter().any(|n| n.message.contains("stops growing")), "{:?}", f.notes);
+    }
+
+    #[test]
+    fn the_expansion_budget_is_shared_by_the_run() {
+        let mut text = format!("A={}\n", "a".repeat(MAX_VALUE_BYTES));
+        // 300 words of 64 KiB each: over the 16 MiB budget.
+        text.push_str(&"B=$A\n".repeat(300));
+        let f = vars(&text);
+        assert!(f.notes.iter().any(|n| n.message.contains("expand to nothing")), "{:?}", f.notes);
+        assert_eq!(last(&f, "B").value, "");
+    }
+
+    #[test]
+    fn unset_drops_earlier_assignments_only() {
+        let f = vars("export A=1\nunset A\nexport A=2\nB=1\nunset B\n");
+        assert_eq!(last(&f, "A").value, "2");
+        assert_eq!(f.assignments.iter().filter(|a| a.name == "A").count(), 1);
+        assert!(f.last("B").is_none());
+    }
+
+    #[test]
+    fn a_value_that_lost_its_lines_at_sign_is_cut() {
+        let f = vars(
+            "export P=http://u:pa;ss@proxy:1\nexport Q=http://u:pa ss@proxy:1\nexport R=http://u:p@proxy:1\nS=x # mail@corp\n",
+        );
+        assert!(last(&f, "P").cut);
+        assert!(last(&f, "Q").cut);
+        assert!(!last(&f, "R").cut);
+        assert!(last(&f, "S").cut, "over-masking is the safe side");
+    }
+
+    #[test]
+    fn each_file_is_read_once_and_lines_are_budgeted() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.sh");
+        std::fs::write(&a, "export FROM_A=1\n").unwrap();
+        let top = dir.path().join("top");
+        std::fs::write(&top, "source a.sh\nsource a.sh\nexport TOP=1\n").unwrap();
+        let f = read(&top, &|_| None);
+        assert_eq!(f.assignments.iter().filter(|x| x.name == "FROM_A").count(), 1);
+        assert!(f.notes.iter().any(|n| n.message.contains("not read twice")), "{:?}", f.notes);
+        let long = dir.path().join("long");
+        std::fs::write(&long, format!("{}export LATE=1\n", ":\n".repeat(MAX_SOURCE_LINES))).unwrap();
+        let f = read(&long, &|_| None);
+        assert!(f.last("LATE").is_none());
+        assert!(f.notes.iter().any(|n| n.message.contains("lines read across sourced files")), "{:?}", f.notes);
     }
 }

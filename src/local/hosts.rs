@@ -38,12 +38,13 @@ pub fn parse(file: &str, text: &str) -> Vec<HostsEntry> {
     out
 }
 
-/// Reads a hosts file; a missing one is simply empty.
+/// Reads a hosts file (a regular file of at most [`crate::input::MAX_INPUT_BYTES`]);
+/// a missing one is simply empty, any other problem is the error.
 pub fn read(path: &Path) -> Result<Vec<HostsEntry>, String> {
-    match std::fs::read(path) {
+    match crate::input::read_capped(path) {
         Ok(bytes) => Ok(parse(&path.display().to_string(), &String::from_utf8_lossy(&bytes))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+        Err(crate::input::InputError::NotFound) => Ok(Vec::new()),
+        Err(e) => Err(format!("{}: not read, so dns-hosts-override is not checked: {e}", path.display())),
     }
 }
 

@@ -62,6 +62,8 @@ pub struct Machine {
     pub resolv_error: Option<String>,
     /// Every hosts-file entry.
     pub hosts: Vec<hosts::HostsEntry>,
+    /// Why the hosts file could not be read (a note; a missing file is no error).
+    pub hosts_error: Option<String>,
     /// Local addresses.
     pub interfaces: Vec<interfaces::InterfaceAddress>,
     /// IPv4 routes.
@@ -85,10 +87,15 @@ impl Machine {
         };
         let bashrc_path =
             paths.bashrc.clone().or_else(|| env("HOME").map(|h| std::path::Path::new(&h).join(".bashrc")));
+        let (hosts, hosts_error) = match hosts::read(&paths.hosts_file) {
+            Ok(h) => (h, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
         Machine {
             resolv,
             resolv_error,
-            hosts: hosts::read(&paths.hosts_file).unwrap_or_default(),
+            hosts,
+            hosts_error,
             interfaces: interfaces::addresses(),
             routes: interfaces::routes(),
             env_proxy: proxy::PROXY_VARIABLES
@@ -106,6 +113,18 @@ impl Machine {
         self.env_proxy.iter().find(|(n, _)| n == name).map(|(_, v)| v.0.clone())
     }
 
+    /// A proxy variable's value as it may be printed: see
+    /// [`crate::redact::mask_proxy_value`]; a value the shell file cut short
+    /// (at `;`, `&`, `|` or a blank, with an `@` later on the line) is
+    /// masked whole, wherever it was read, since it holds part of a password.
+    pub fn mask(&self, name: &str, value: &str) -> String {
+        let cut = self.bashrc.as_ref().is_some_and(|f| f.assignments.iter().any(|a| a.cut && a.value == value));
+        if cut && !value.is_empty() {
+            return crate::redact::MASK.to_string();
+        }
+        crate::redact::mask_proxy_value(name, value)
+    }
+
     /// The proxy variables of the environment and the shell file, masked, for the report.
     pub fn proxy_report(&self) -> Vec<proxy::ProxyVariable> {
         let mut out: Vec<proxy::ProxyVariable> = self
@@ -113,7 +132,7 @@ impl Machine {
             .iter()
             .map(|(n, v)| proxy::ProxyVariable {
                 name: n.clone(),
-                value: crate::redact::mask_url(&v.0),
+                value: self.mask(n, &v.0),
                 origin: proxy::Origin::Environment,
             })
             .collect();
@@ -122,7 +141,7 @@ impl Machine {
                 if let Some(a) = file.last(name) {
                     out.push(proxy::ProxyVariable {
                         name: a.name.clone(),
-                        value: crate::redact::mask_url(&a.value),
+                        value: self.mask(&a.name, &a.value),
                         origin: proxy::Origin::File {
                             file: a.file.clone(),
                             line: a.line,

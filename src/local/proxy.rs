@@ -53,13 +53,9 @@ pub struct ProxyUrl {
 }
 
 impl ProxyUrl {
-    /// The URL with the password masked.
+    /// The URL with its user-info (user name and password) masked.
     pub fn masked(&self) -> String {
-        let auth = match (&self.user, &self.password) {
-            (Some(u), Some(_)) => format!("{u}:***@"),
-            (Some(u), None) => format!("{u}@"),
-            _ => String::new(),
-        };
+        let auth = if self.user.is_some() || self.password.is_some() { "***@" } else { "" };
         let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
         format!("{}://{auth}{host}:{}", self.scheme, self.port)
     }
@@ -88,7 +84,8 @@ pub fn parse_proxy_url(raw: &str) -> Result<ProxyUrl, String> {
         return Err("port 0".into());
     }
     if !matches!(url.path(), "" | "/") {
-        return Err(format!("has a path ('{}'); a proxy URL is scheme://host:port", url.path()));
+        // The path is not echoed: in a value like `http://proxy/x:pw@y` it holds a secret.
+        return Err("has a path; a proxy URL is scheme://host:port".into());
     }
     let decode = |s: &str| percent_decode(s);
     Ok(ProxyUrl {
@@ -224,7 +221,7 @@ mod tests {
         let p = parse_proxy_url("http://bob:s%40cret@proxy.corp:3128").unwrap();
         assert_eq!((p.host.as_str(), p.port), ("proxy.corp", 3128));
         assert_eq!(p.password.as_deref(), Some("s@cret"));
-        assert_eq!(p.masked(), "http://bob:***@proxy.corp:3128");
+        assert_eq!(p.masked(), "http://***@proxy.corp:3128");
         let bare = parse_proxy_url("10.0.0.5:8080").unwrap();
         assert!(bare.scheme_missing);
         assert_eq!(bare.port, 8080);

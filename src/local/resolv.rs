@@ -44,8 +44,8 @@ impl ResolvConf {
 
     /// Reads a file.
     pub fn read(path: &Path) -> Result<ResolvConf, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(ResolvConf::parse(&path.display().to_string(), &text))
+        let bytes = crate::input::read_capped(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(ResolvConf::parse(&path.display().to_string(), &String::from_utf8_lossy(&bytes)))
     }
 
     /// The servers as socket addresses (port 53).

@@ -14,6 +14,7 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 
 use super::{NameObservation, NameOutcome};
+use crate::term::escape_for_terminal;
 
 /// Longest CNAME chain we follow; real private-link chains have two or three links.
 const MAX_CHAIN: usize = 10;
@@ -183,13 +184,13 @@ async fn walk_chain(server: &DnsServer, host: &str, no_data: bool) -> ServerAnsw
                 });
                 match next {
                     // A zone that points a name back into its own chain.
-                    Some(n) if n == start || chain.contains(&n) => {
-                        chain.push(n);
+                    Some(n) if n == start || chain.contains(&escape_for_terminal(&n)) => {
+                        chain.push(escape_for_terminal(&n));
                         looped = true;
                         break;
                     }
                     Some(n) => {
-                        chain.push(n.clone());
+                        chain.push(escape_for_terminal(&n));
                         current = n;
                     }
                     None => break,
@@ -206,7 +207,7 @@ async fn walk_chain(server: &DnsServer, host: &str, no_data: bool) -> ServerAnsw
     } else if no_data {
         NameOutcome::NoAddress
     } else {
-        NameOutcome::NxDomain { missing: current }
+        NameOutcome::NxDomain { missing: escape_for_terminal(&current) }
     };
     ServerAnswer::Answered { outcome, chain, addresses: Vec::new() }
 }
@@ -223,8 +224,9 @@ fn chain_and_addresses(host: &str, answers: &[hickory_resolver::proto::rr::Recor
             _ => None,
         });
         match next {
-            Some(n) if !chain.contains(&n) => {
-                chain.push(n.clone());
+            // Names from the server are escaped before anything can print them.
+            Some(n) if !chain.contains(&escape_for_terminal(&n)) => {
+                chain.push(escape_for_terminal(&n));
                 current = n;
             }
             _ => break,

@@ -54,8 +54,14 @@ pub async fn get(
     let mut obs = HttpObservation { url: format!("https://{host}{path}"), via_proxy, ..HttpObservation::default() };
     match tokio::time::timeout(timeout, exchange(stream, host, path)).await {
         Ok(Ok(answer)) => {
-            let header =
-                |name: &str| answer.headers.get(name).and_then(|v| v.to_str().ok()).map(crate::redact::mask_url);
+            // Header values come from the peer: masked, then escaped for the terminal.
+            let header = |name: &str| {
+                answer
+                    .headers
+                    .get(name)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .map(|v| crate::term::escape_for_terminal(&crate::redact::mask_url(&v)))
+            };
             obs.status = Some(answer.status);
             obs.server = header("server");
             obs.via = header("via");

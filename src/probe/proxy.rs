@@ -12,9 +12,10 @@ use tokio::net::TcpStream;
 
 use super::PathOutcome;
 use crate::local::proxy::ProxyUrl;
+use crate::term::escape_for_terminal;
 
 /// The most of a CONNECT response head we read.
-const HEAD_LIMIT: usize = 16 * 1024;
+pub const HEAD_LIMIT: usize = 16 * 1024;
 
 /// The proxy to use for HTTPS, with the address it is dialled at.
 #[derive(Debug, Clone)]
@@ -80,31 +81,84 @@ pub async fn connect(
         Ok(Err(e)) => return Err(PathOutcome::ProxyFailed(format!("proxy {}: {e}", url.masked()))),
         Err(_) => return Err(PathOutcome::ProxyFailed(format!("proxy {}: no answer to CONNECT", url.masked()))),
     };
-    let text = String::from_utf8_lossy(&head);
-    let mut lines = text.lines();
-    let status_line = lines.next().unwrap_or("").trim().to_string();
-    let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse::<u16>().ok());
-    let header = |name: &str| {
-        text.lines().skip(1).find_map(|l| {
-            l.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
-        })
-    };
-    match status {
+    let parsed = parse_connect_head(&head);
+    match parsed.status {
         Some(s) if (200..300).contains(&s) => Ok(stream),
         Some(407) => {
-            Err(PathOutcome::ProxyAuthRequired { line: status_line, authenticate: header("proxy-authenticate") })
+            Err(PathOutcome::ProxyAuthRequired { line: parsed.status_line, authenticate: parsed.authenticate })
         }
-        Some(s) => Err(PathOutcome::ProxyDenied {
-            status: s,
-            line: status_line,
-            server: header("server").or_else(|| header("via")),
-        }),
+        Some(s) => Err(PathOutcome::ProxyDenied { status: s, line: parsed.status_line, server: parsed.server }),
         None if head.is_empty() => {
             Err(PathOutcome::ProxyFailed(format!("proxy {} closed the connection after CONNECT", url.masked())))
         }
         None => Err(PathOutcome::ProxyFailed(format!(
-            "proxy {} answered something else than HTTP: {status_line:?}",
-            url.masked()
+            "proxy {} answered something else than HTTP: '{}'",
+            url.masked(),
+            parsed.status_line
         ))),
+    }
+}
+
+/// What a proxy's answer to `CONNECT` says, every text escaped for the terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConnectHead {
+    /// The status line, trimmed.
+    pub status_line: String,
+    /// The status code, when the line is HTTP.
+    pub status: Option<u16>,
+    /// `Proxy-Authenticate`.
+    pub authenticate: Option<String>,
+    /// `Server`, else `Via`.
+    pub server: Option<String>,
+}
+
+/// Parses the head of a proxy's answer to `CONNECT` (bytes up to the blank
+/// line, at most [`HEAD_LIMIT`] of them are ever passed). Pure, for the fuzzer.
+pub fn parse_connect_head(head: &[u8]) -> ConnectHead {
+    let head = &head[..head.len().min(HEAD_LIMIT)];
+    let text = String::from_utf8_lossy(head);
+    // Lines end at LF (CR trimmed): a bare CR inside a line stays in it and is escaped.
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let raw_status = lines.next().unwrap_or("").trim();
+    let status = raw_status
+        .split_whitespace()
+        .nth(1)
+        .filter(|_| raw_status.starts_with("HTTP/"))
+        .and_then(|s| s.parse::<u16>().ok())
+        .filter(|s| (100..=999).contains(s));
+    let header = |name: &str| {
+        text.split('\n').skip(1).find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                .map(|(_, v)| escape_for_terminal(v.trim()))
+        })
+    };
+    ConnectHead {
+        status_line: escape_for_terminal(raw_status),
+        status,
+        authenticate: header("proxy-authenticate"),
+        server: header("server").or_else(|| header("via")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_connect_head;
+
+    #[test]
+    fn connect_heads_are_parsed_and_escaped() {
+        let h = parse_connect_head(b"HTTP/1.1 200 Connection established\r\n\r\n");
+        assert_eq!((h.status, h.status_line.as_str()), (Some(200), "HTTP/1.1 200 Connection established"));
+        let h = parse_connect_head(
+            b"HTTP/1.1 407 Auth\x1b[2J\r\nProxy-Authenticate: Basic realm=\"x\x07\"\r\nVia: 1.1 fw\r\n\r\n",
+        );
+        assert_eq!(h.status, Some(407));
+        assert_eq!(h.status_line, "HTTP/1.1 407 Auth\\x1b[2J");
+        assert_eq!(h.authenticate.as_deref(), Some("Basic realm=\"x\\x07\""));
+        assert_eq!(h.server.as_deref(), Some("1.1 fw"));
+        let h = parse_connect_head(b"SSH-2.0-OpenSSH 200\r\n");
+        assert_eq!(h.status, None, "not HTTP");
+        assert_eq!(parse_connect_head(b"").status, None);
+        assert_eq!(parse_connect_head(b"HTTP/1.1 99999 x\r\n\r\n").status, None);
     }
 }

@@ -17,6 +17,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::{TlsConnector, client};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
+use crate::term::escape_for_terminal;
+
 /// What this machine trusts: the OS store (honouring `SSL_CERT_FILE` and
 /// `SSL_CERT_DIR`) plus any `--ca-file`.
 #[derive(Clone)]
@@ -80,7 +82,7 @@ impl TrustStore {
     /// Reads a `--ca-file`.
     pub fn read_pem(path: &Path) -> Result<(String, Vec<u8>), String> {
         let name = path.display().to_string();
-        std::fs::read(path).map(|b| (name.clone(), b)).map_err(|e| format!("--ca-file {name}: {e}"))
+        crate::input::read_capped(path).map(|b| (name.clone(), b)).map_err(|e| format!("--ca-file {name}: {e}"))
     }
 }
 
@@ -306,7 +308,7 @@ fn summarise(der: &CertificateDer<'_>) -> Option<CertSummary> {
                 .general_names
                 .iter()
                 .filter_map(|n| match n {
-                    GeneralName::DNSName(d) => Some(d.to_string()),
+                    GeneralName::DNSName(d) => Some(escape_for_terminal(d)),
                     _ => None,
                 })
                 .collect()
@@ -317,8 +319,9 @@ fn summarise(der: &CertificateDer<'_>) -> Option<CertSummary> {
         humantime::format_rfc3339_seconds(at).to_string()
     };
     Some(CertSummary {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
+        // Names come from the peer: escaped before anything can print them.
+        subject: escape_for_terminal(&cert.subject().to_string()),
+        issuer: escape_for_terminal(&cert.issuer().to_string()),
         names,
         not_before: time(cert.validity().not_before.timestamp()),
         not_after: time(cert.validity().not_after.timestamp()),

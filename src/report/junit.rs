@@ -5,7 +5,20 @@ use super::record::CheckRecord;
 use crate::diagnose::{Area, Status};
 
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    // XML 1.0 allows no other control characters (not even escaped), nor
+    // U+FFFE/U+FFFF: they are dropped.
+    let allowed = |c: &char| {
+        matches!(c, '\t' | '\n' | '\r')
+            || (!c.is_control() && !matches!(c, '\u{fffe}' | '\u{ffff}'))
+            || ('\u{80}'..='\u{9f}').contains(c)
+    };
+    s.chars()
+        .filter(allowed)
+        .collect::<String>()
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Renders the checks as a JUnit test report.
@@ -47,4 +60,12 @@ pub fn render(r: &Report) -> String {
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn characters_xml_does_not_allow_are_dropped() {
+        assert_eq!(super::xml("a\u{1b}[2J\u{0}b\u{ffff}<c>\t"), "a[2Jb&lt;c&gt;\t");
+    }
 }

@@ -1,0 +1,45 @@
+//! Proxy URLs: parsing never panics, and the redaction invariant holds for
+//! every input: nothing before the last '@' after `scheme://` survives
+//! masking, and a proxy value that does not parse is masked whole.
+#![no_main]
+
+use amlnet::local::proxy::parse_proxy_url;
+use amlnet::redact::{MASK, mask_proxy_value, mask_url};
+use libfuzzer_sys::fuzz_target;
+
+/// `out` keeps nothing of `value` before its last '@' (after the scheme).
+fn check_userinfo_gone(value: &str, out: &str) {
+    let (scheme, rest) = match value.find("://") {
+        Some(i) => (&value[..i + 3], &value[i + 3..]),
+        None => ("", value),
+    };
+    assert!(out.starts_with(scheme), "{value:?} -> {out:?}");
+    let out_rest = &out[scheme.len()..];
+    if let Some(at) = rest.rfind('@') {
+        let after = out_rest.strip_prefix(MASK).unwrap_or_else(|| panic!("{value:?} -> {out:?}"));
+        assert!(after.starts_with('@'), "{value:?} -> {out:?}");
+        // What follows the mask is the value's own tail from the last '@' (query masked).
+        let kept = after.split("?***").next().unwrap_or(after);
+        assert!(rest[at..].starts_with(kept), "{value:?} -> {out:?}");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let value = String::from_utf8_lossy(data);
+    let parsed = parse_proxy_url(&value);
+    check_userinfo_gone(&value, &mask_url(&value));
+    let out = mask_proxy_value("https_proxy", &value);
+    match &parsed {
+        Err(_) if !value.trim().is_empty() => assert_eq!(out, MASK, "{value:?}"),
+        Err(_) => {}
+        Ok(url) => {
+            check_userinfo_gone(value.trim(), &out);
+            let masked = url.masked();
+            if let Some(pw) = &url.password {
+                assert!(masked.starts_with(&format!("{}://***@", url.scheme)), "{masked}");
+                let _ = pw;
+            }
+            assert!(!masked.contains(':') || masked.matches('@').count() <= 1);
+        }
+    }
+});
