@@ -302,104 +302,20 @@ impl<'a> State<'a> {
         nesting: &mut Vec<&'static str>,
         depth: usize,
     ) {
-        // Keywords and block structure come first; what follows them on the
-        // same command is an ordinary command.
-        loop {
-            let Some(first) = words.first() else { return };
-            if first.quoted {
-                break;
-            }
-            let w = first.text.as_str();
-            let opens = match w {
-                "if" => Some("if"),
-                "case" => Some("case"),
-                "for" | "while" | "until" | "select" => Some("loop"),
-                "{" => Some("{"),
-                "function" => Some("function"),
-                _ => None,
-            };
-            if let Some(block) = opens {
-                nesting.push(block);
-                if matches!(block, "case" | "loop" | "function") {
-                    // The rest (`x in`, `i in 1 2; do`) is not a command.
-                    return;
-                }
-                words.remove(0);
-                continue;
-            }
-            match w {
-                "fi" | "esac" | "done" | "}" => {
-                    nesting.pop();
-                    words.remove(0);
-                    continue;
-                }
-                "then" | "else" | "elif" | "do" | "!" => {
-                    words.remove(0);
-                    continue;
-                }
-                _ => {}
-            }
-            // `name() {` or `name () {`: a function body follows.
-            if w.ends_with("()") || words.get(1).is_some_and(|n| n.text == "()") {
-                if words.iter().any(|x| x.text == "{") {
-                    nesting.push("function");
-                }
-                return;
-            }
-            // A case pattern: `*)` or `proxy|PROXY)`.
-            if nesting.last() == Some(&"case") && w.ends_with(')') && !w.contains('=') {
-                words.remove(0);
-                continue;
-            }
-            break;
+        if !strip_structure(&mut words, nesting) {
+            return;
         }
         let conditional = !nesting.is_empty();
         let Some(first) = words.first() else { return };
         let cmd = first.text.clone();
+        let args = &words[1..];
         match cmd.as_str() {
-            "export" => {
-                let mut unexport = false;
-                for w in &words[1..] {
-                    if w.text.starts_with('-') && !w.quoted {
-                        unexport |= w.text.contains('n');
-                        continue;
-                    }
-                    self.assign_or_mark(file, line, w, !unexport, true, conditional);
-                }
-            }
-            "declare" | "typeset" | "local" | "readonly" => {
-                let mut export = false;
-                let mut unexport = false;
-                for w in &words[1..] {
-                    if (w.text.starts_with('-') || w.text.starts_with('+')) && !w.quoted && !w.text.contains('=') {
-                        if w.text.starts_with('-') && w.text.contains('x') {
-                            export = true;
-                        }
-                        if w.text.starts_with('+') && w.text.contains('x') {
-                            unexport = true;
-                        }
-                        continue;
-                    }
-                    let local = cmd == "local";
-                    if local {
-                        continue;
-                    }
-                    self.assign_or_mark(file, line, w, export && !unexport, export || unexport, conditional);
-                }
-            }
-            "unset" => {
-                for w in &words[1..] {
-                    if !w.text.starts_with('-') {
-                        self.vars.remove(&w.text);
-                        self.exported.remove(&w.text);
-                        // The shell ends without it: earlier assignments no longer count
-                        // (dropped once, at the end, so many unsets stay cheap).
-                        self.unset_at.insert(w.text.clone(), self.out.assignments.len());
-                    }
-                }
-            }
+            "export" => self.export(file, line, args, conditional),
+            "declare" | "typeset" | "readonly" => self.declare(file, line, args, conditional),
+            "local" => {}
+            "unset" => self.unset(args),
             "source" | "." => {
-                if let Some(target) = words.get(1) {
+                if let Some(target) = args.first() {
                     self.source(file, line, &target.text, conditional, depth);
                 }
             }
@@ -421,6 +337,42 @@ impl<'a> State<'a> {
                     }
                 }
             }
+        }
+    }
+
+    /// `export [-n] NAME[=value]...`
+    fn export(&mut self, file: &str, line: usize, args: &[Word], conditional: bool) {
+        let mut unexport = false;
+        for w in args {
+            if w.text.starts_with('-') && !w.quoted {
+                unexport |= w.text.contains('n');
+                continue;
+            }
+            self.assign_or_mark(file, line, w, !unexport, true, conditional);
+        }
+    }
+
+    /// `declare`/`typeset`/`readonly` with `-x` (export) or `+x` (unexport).
+    fn declare(&mut self, file: &str, line: usize, args: &[Word], conditional: bool) {
+        let (mut export, mut unexport) = (false, false);
+        for w in args {
+            if (w.text.starts_with('-') || w.text.starts_with('+')) && !w.quoted && !w.text.contains('=') {
+                export |= w.text.starts_with('-') && w.text.contains('x');
+                unexport |= w.text.starts_with('+') && w.text.contains('x');
+                continue;
+            }
+            self.assign_or_mark(file, line, w, export && !unexport, export || unexport, conditional);
+        }
+    }
+
+    /// `unset NAME...`: the shell ends without it.
+    fn unset(&mut self, args: &[Word]) {
+        for w in args.iter().filter(|w| !w.text.starts_with('-')) {
+            self.vars.remove(&w.text);
+            self.exported.remove(&w.text);
+            // Earlier assignments no longer count (dropped once, at the end,
+            // so many unsets stay cheap).
+            self.unset_at.insert(w.text.clone(), self.out.assignments.len());
         }
     }
 
@@ -553,6 +505,62 @@ fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// Takes the keywords and block structure off the front of a command
+/// (`if`, `then`, `fi`, `{`, a case pattern, ...), keeping `nesting` up to
+/// date; what follows them on the same line is an ordinary command. False
+/// when nothing that could run is left (a function header, `for x in ...`).
+fn strip_structure(words: &mut Vec<Word>, nesting: &mut Vec<&'static str>) -> bool {
+    loop {
+        let Some(first) = words.first() else { return false };
+        if first.quoted {
+            return true;
+        }
+        let w = first.text.as_str();
+        let opens = match w {
+            "if" => Some("if"),
+            "case" => Some("case"),
+            "for" | "while" | "until" | "select" => Some("loop"),
+            "{" => Some("{"),
+            "function" => Some("function"),
+            _ => None,
+        };
+        if let Some(block) = opens {
+            nesting.push(block);
+            if matches!(block, "case" | "loop" | "function") {
+                // The rest (`x in`, `i in 1 2; do`) is not a command.
+                return false;
+            }
+            words.remove(0);
+            continue;
+        }
+        match w {
+            "fi" | "esac" | "done" | "}" => {
+                nesting.pop();
+                words.remove(0);
+                continue;
+            }
+            "then" | "else" | "elif" | "do" | "!" => {
+                words.remove(0);
+                continue;
+            }
+            _ => {}
+        }
+        // `name() {` or `name () {`: a function body follows.
+        if w.ends_with("()") || words.get(1).is_some_and(|n| n.text == "()") {
+            if words.iter().any(|x| x.text == "{") {
+                nesting.push("function");
+            }
+            return false;
+        }
+        // A case pattern: `*)` or `proxy|PROXY)`.
+        if nesting.last() == Some(&"case") && w.ends_with(')') && !w.contains('=') {
+            words.remove(0);
+            continue;
+        }
+        return true;
+    }
 }
 
 /// `NAME=value` -> (NAME, value); `NAME+=value` is treated as `=`.
