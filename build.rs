@@ -20,15 +20,22 @@ fn main() {
         .filter(|c| !c.is_empty())
         .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
         .unwrap_or_else(|| "unknown".to_string());
-    // Rebuild when HEAD moves: HEAD itself, the branch it points to, packed refs.
+    // Rebuild when HEAD moves: HEAD itself, the branches (loose or packed).
+    // Only paths that exist: cargo reruns a build script for a missing one every time.
+    let mut watch = Vec::new();
     if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
-        println!("cargo:rerun-if-changed={dir}/HEAD");
+        watch.push(format!("{dir}/HEAD"));
     }
-    if let (Some(common), Some(branch)) =
-        (git(&["rev-parse", "--git-common-dir"]), git(&["symbolic-ref", "-q", "HEAD"]))
-    {
-        println!("cargo:rerun-if-changed={common}/{branch}");
-        println!("cargo:rerun-if-changed={common}/packed-refs");
+    if let Some(common) = git(&["rev-parse", "--git-common-dir"]) {
+        // The branch's own ref file, or (packed, or detached HEAD) the folder a new one appears in.
+        match git(&["symbolic-ref", "-q", "HEAD"]).map(|b| format!("{common}/{b}")) {
+            Some(loose) if std::path::Path::new(&loose).exists() => watch.push(loose),
+            _ => watch.push(format!("{common}/refs/heads")),
+        }
+        watch.push(format!("{common}/packed-refs"));
+    }
+    for path in watch.iter().filter(|p| std::path::Path::new(p).exists()) {
+        println!("cargo:rerun-if-changed={path}");
     }
     let target = std::env::var("TARGET").unwrap_or_else(|_| "unknown".to_string());
     println!("cargo:rustc-env=AMLNET_GIT_COMMIT={commit}");
