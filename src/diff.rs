@@ -48,6 +48,15 @@ pub struct ChangedCheck {
     pub now: String,
 }
 
+/// A check only one of the reports has.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OneSidedCheck {
+    /// The check id.
+    pub id: String,
+    /// Its status in the report that has it.
+    pub status: String,
+}
+
 /// The difference between two reports.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Diff {
@@ -63,10 +72,10 @@ pub struct Diff {
     pub added: Vec<FindingHost>,
     /// Checks in both whose status changed.
     pub changed: Vec<ChangedCheck>,
-    /// Check ids only the old report has (with their status there).
-    pub only_in_old: Vec<ChangedCheck>,
-    /// Check ids only the new report has (with their status there).
-    pub only_in_new: Vec<ChangedCheck>,
+    /// Checks only the old report has.
+    pub only_in_old: Vec<OneSidedCheck>,
+    /// Checks only the new report has.
+    pub only_in_new: Vec<OneSidedCheck>,
 }
 
 /// (code, host) -> severity, one entry per host of each finding.
@@ -113,7 +122,7 @@ impl Diff {
         let fixed = fa.iter().filter(|(k, _)| !fb.contains_key(*k)).map(host).collect();
         let added = fb.iter().filter(|(k, _)| !fa.contains_key(*k)).map(host).collect();
         let (sa, sb) = (statuses(a), statuses(b));
-        let check = |(id, s): (&String, &String)| ChangedCheck { id: id.clone(), was: s.clone(), now: s.clone() };
+        let check = |(id, s): (&String, &String)| OneSidedCheck { id: id.clone(), status: s.clone() };
         let changed = sb
             .iter()
             .filter_map(|(id, s)| {
@@ -156,7 +165,7 @@ impl Diff {
             if !list.is_empty() {
                 out.push_str(&format!("{title} ({})\n", list.len()));
                 for c in list {
-                    out.push_str(&format!("  {} ({})\n", c.id, c.was));
+                    out.push_str(&format!("  {} ({})\n", c.id, c.status));
                 }
             }
         }

@@ -56,7 +56,7 @@ fn diff_exits_1_when_findings_were_added_and_names_one_sided_checks() {
     });
     let o = run(&["diff", s(&healthy), s(&broken), "--output", "json"]);
     let d = report(&o);
-    assert_eq!(d["only_in_old"], json!([{"id": "udp:eastus.tundra.azureml.ms:5831", "was": "pass", "now": "pass"}]));
+    assert_eq!(d["only_in_old"], json!([{"id": "udp:eastus.tundra.azureml.ms:5831", "status": "pass"}]));
     assert_eq!(d["only_in_new"], json!([]));
     let text = stdout(&run(&["diff", s(&healthy), s(&broken)]));
     assert!(
