@@ -268,7 +268,7 @@ pub(super) struct JobArgs {
     /// How many nodes: one amlnet per node.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub(super) nodes: u16,
-    /// Where to write job.yml and code/ (created; must be empty if it exists).
+    /// Where to write job.yml and code/ (created; an existing one must be empty or an earlier `amlnet job` output).
     #[arg(long, value_name = "DIR")]
     pub(super) out_dir: PathBuf,
     /// The Linux amlnet to ship [default: this executable].
