@@ -20,6 +20,7 @@ pub mod cli;
 pub mod cloud;
 pub mod diagnose;
 pub mod diff;
+pub mod fleet;
 pub mod hostname;
 pub mod input;
 pub mod interrupt;

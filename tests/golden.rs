@@ -14,6 +14,8 @@ fn normalise(mut r: Value) -> String {
     r["host"]["hostname"] = "<hostname>".into();
     r["host"]["kind"] = "<kind>".into();
     r["tool"]["version"] = "<version>".into();
+    r["tool"]["commit"] = "<commit>".into();
+    r["tool"]["target"] = "<target>".into();
     for c in r["checks"].as_array_mut().unwrap() {
         c["elapsed_ms"] = 0.into();
         if c["udp_wait_ms"].is_u64() {

@@ -16,7 +16,7 @@ use crate::target::Cloud;
 #[derive(Parser, Debug)]
 #[command(
     name = "amlnet",
-    version,
+    version = crate::report::VERSION_LINE,
     about = "Checks whether this machine can use a network-isolated Azure Machine Learning workspace, and says why not.",
     long_about = None,
     args_conflicts_with_subcommands = true
@@ -38,8 +38,16 @@ pub(super) enum Command {
     Demo(DemoArgs),
     /// Explain a finding code: cause, fix, documentation.
     Explain(ExplainArgs),
-    /// Show what changed between two JSON reports.
+    /// Show what changed between two JSON reports (exit 1 when findings were added).
     Diff(DiffArgs),
+    /// One fleet view of the JSON reports of several machines.
+    Merge(MergeArgs),
+    /// Write an Azure ML command job that runs `amlnet check` on every node of a cluster.
+    Job(Box<JobArgs>),
+    /// Print a shell completion script to standard output.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to standard output.
+    Man,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -149,6 +157,20 @@ pub(super) struct OutputArgs {
     /// Lowest severity that makes the exit status 1.
     #[arg(long, value_enum, default_value = "error", help_heading = "Output")]
     pub(super) fail_on: FailOn,
+    /// Also write the report as FORMAT to FILE (repeatable), e.g. --save json:report.json.
+    #[arg(long, value_name = "FORMAT:FILE", value_parser = parse_save, help_heading = "Output")]
+    pub(super) save: Vec<(Format, PathBuf)>,
+}
+
+fn parse_save(s: &str) -> Result<(Format, PathBuf), String> {
+    let (format, file) =
+        s.split_once(':').ok_or_else(|| format!("'{s}': expected FORMAT:FILE, e.g. json:report.json"))?;
+    let format = Format::from_str(format, true)
+        .map_err(|_| format!("'{s}': {format} is not a format (text, json, markdown, junit)"))?;
+    if file.is_empty() {
+        return Err(format!("'{s}': no file after the format"));
+    }
+    Ok((format, PathBuf::from(file)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -212,4 +234,67 @@ pub(super) struct DiffArgs {
     pub(super) old: PathBuf,
     /// The later JSON report.
     pub(super) new: PathBuf,
+    /// `text` or `json`.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub(super) output: PlanFormat,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(super) struct MergeArgs {
+    /// JSON reports (`amlnet check --output json`), one per machine.
+    #[arg(required = true, value_name = "REPORT.json")]
+    pub(super) reports: Vec<PathBuf>,
+    /// `text`, `json` or `markdown`.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub(super) output: MergeFormat,
+    /// Lowest severity, on any machine, that makes the exit status 1.
+    #[arg(long, value_enum, default_value = "error")]
+    pub(super) fail_on: FailOn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum MergeFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(super) struct JobArgs {
+    /// The compute cluster to run on (its name in the workspace).
+    #[arg(long, value_name = "CLUSTER")]
+    pub(super) compute: String,
+    /// How many nodes: one amlnet per node.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub(super) nodes: u16,
+    /// Where to write job.yml and code/ (created; an existing one must be empty or an earlier `amlnet job` output).
+    #[arg(long, value_name = "DIR")]
+    pub(super) out_dir: PathBuf,
+    /// The Linux amlnet to ship [default: this executable].
+    #[arg(long, value_name = "FILE")]
+    pub(super) binary: Option<PathBuf>,
+    /// Docker image the job runs in (any Linux image: amlnet is static).
+    #[arg(long, value_name = "IMAGE", default_value = crate::fleet::job::DEFAULT_IMAGE, conflicts_with = "environment")]
+    pub(super) image: String,
+    /// An environment of the workspace instead of --image, e.g. azureml:my-env@latest.
+    #[arg(long, value_name = "ENV")]
+    pub(super) environment: Option<String>,
+    /// How Azure ML starts one process per node.
+    #[arg(long, value_enum, default_value = "pytorch")]
+    pub(super) distribution: crate::fleet::job::Distribution,
+    /// The job's experiment name.
+    #[arg(long, value_name = "NAME", default_value = "amlnet-fleet")]
+    pub(super) experiment_name: String,
+    #[command(flatten)]
+    pub(super) target: TargetArgs,
+    /// More `amlnet check` flags for every node, after `--` (e.g. -- --vnet-cidr 10.0.0.0/16).
+    #[arg(last = true, value_name = "CHECK FLAGS")]
+    pub(super) check_args: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub(super) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub(super) shell: clap_complete::Shell,
 }

@@ -3,6 +3,7 @@
 //! error becomes one line and exit status 2 here, before anything is probed.
 
 mod args;
+mod docs;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -20,7 +21,10 @@ use crate::local::{HostInfo, Machine, MachinePaths};
 use crate::plan::Plan;
 use crate::report::Report;
 use crate::target::TargetFlags;
-use args::{CheckArgs, Cli, Command, DemoArgs, FailOn, OutputArgs, PlanArgs, PlanFormat, ProbeArgs, TargetArgs};
+use args::{
+    CheckArgs, Cli, Command, DemoArgs, FailOn, JobArgs, MergeArgs, MergeFormat, OutputArgs, PlanArgs, PlanFormat,
+    ProbeArgs, TargetArgs,
+};
 
 /// Exit status: no finding at or above the `--fail-on` threshold.
 pub const EXIT_OK: u8 = 0;
@@ -77,7 +81,21 @@ fn run(cli: Cli, started: Instant) -> Result<u8> {
             Ok(EXIT_OK)
         }
         Some(Command::Diff(args)) => {
-            write_stdout(&crate::diff::run(&args.old, &args.new)?)?;
+            let diff = crate::diff::Diff::load(&args.old, &args.new)?;
+            write_stdout(&match args.output {
+                PlanFormat::Text => diff.text(),
+                PlanFormat::Json => diff.json(),
+            })?;
+            Ok(if diff.added.is_empty() { EXIT_OK } else { EXIT_FINDINGS })
+        }
+        Some(Command::Merge(args)) => run_merge(args),
+        Some(Command::Job(args)) => run_job(*args),
+        Some(Command::Completions(args)) => {
+            write_stdout(&docs::completions(args.shell))?;
+            Ok(EXIT_OK)
+        }
+        Some(Command::Man) => {
+            write_stdout(&docs::man()?)?;
             Ok(EXIT_OK)
         }
     }
@@ -266,17 +284,61 @@ fn emit(report: &Report, out: &OutputArgs) -> Result<u8> {
     let color = to_terminal && !out.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     colored::control::set_override(color);
     let text = report.render(out.output, color);
+    for (format, path) in &out.save {
+        std::fs::write(path, report.render(*format, false)).map_err(|e| anyhow!("--save {}: {e}", path.display()))?;
+    }
     match &out.out {
         Some(path) => std::fs::write(path, text).map_err(|e| anyhow!("--out {}: {e}", path.display()))?,
         None => write_stdout(&text)?,
     }
-    let threshold = match out.fail_on {
-        FailOn::Never => return Ok(EXIT_OK),
-        FailOn::Warning => Severity::Warning,
-        FailOn::Error => Severity::Error,
-    };
-    let failing = report.findings.iter().any(|f| f.severity <= threshold);
+    let failing = threshold(out.fail_on).is_some_and(|t| report.findings.iter().any(|f| f.severity <= t));
     Ok(if failing { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+/// The lowest severity that fails the run; `None` for `--fail-on never`.
+fn threshold(fail_on: FailOn) -> Option<Severity> {
+    match fail_on {
+        FailOn::Never => None,
+        FailOn::Warning => Some(Severity::Warning),
+        FailOn::Error => Some(Severity::Error),
+    }
+}
+
+fn run_merge(args: MergeArgs) -> Result<u8> {
+    let fleet = crate::fleet::merge::Fleet::load(&args.reports)?;
+    write_stdout(&match args.output {
+        MergeFormat::Text => fleet.text(),
+        MergeFormat::Json => fleet.json(),
+        MergeFormat::Markdown => fleet.markdown(),
+    })?;
+    let failing = threshold(args.fail_on).is_some_and(|t| fleet.worst().is_some_and(|w| w <= t));
+    Ok(if failing { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+fn run_job(args: JobArgs) -> Result<u8> {
+    // The extra check flags must parse as `amlnet check` flags here, not on the cluster.
+    let mut probe = vec!["amlnet".to_string(), "check".to_string()];
+    probe.extend(args.check_args.iter().cloned());
+    if let Err(e) = Cli::try_parse_from(&probe) {
+        let first = e.to_string().lines().next().unwrap_or("bad flag").trim_start_matches("error: ").to_string();
+        bail!("the check flags after --: {first}");
+    }
+    let spec = crate::fleet::job::JobSpec {
+        compute: args.compute,
+        nodes: args.nodes,
+        binary: args.binary,
+        environment: match args.environment {
+            Some(env) => crate::fleet::job::Environment::Named(env),
+            None => crate::fleet::job::Environment::Image(args.image),
+        },
+        distribution: args.distribution,
+        experiment_name: args.experiment_name,
+        target: args.target.input(),
+        check_args: args.check_args,
+    };
+    let written = crate::fleet::job::write(&spec, &args.out_dir)?;
+    write_stdout(&written.summary())?;
+    Ok(EXIT_OK)
 }
 
 fn write_stdout(text: &str) -> Result<()> {

@@ -6,6 +6,7 @@ pub mod hosts;
 pub mod interfaces;
 pub mod proxy;
 pub mod resolv;
+pub mod windows;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;

@@ -1,8 +1,33 @@
-//! Markdown: for a support ticket. Findings as sections, evidence as tables.
+//! Markdown: for a support ticket. Findings as sections, evidence as
+//! tables (folded into `<details>` when long), then this machine's setup,
+//! as the text report has it.
 
 use super::Report;
 use super::record::CheckRecord;
 use crate::diagnose::{Area, Status};
+use crate::local::proxy::Origin;
+
+/// Tables longer than this are folded into `<details>`.
+const FOLD_ROWS: usize = 10;
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A table, folded when it has more than [`FOLD_ROWS`] rows.
+fn table(out: &mut String, what: &str, header: &str, rows: &[String]) {
+    let fold = rows.len() > FOLD_ROWS;
+    if fold {
+        out.push_str(&format!("<details><summary>{what}</summary>\n\n"));
+    }
+    out.push_str(header);
+    for r in rows {
+        out.push_str(r);
+    }
+    if fold {
+        out.push_str("\n</details>\n");
+    }
+}
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -14,8 +39,10 @@ pub fn render(r: &Report) -> String {
     let t = &r.target;
     out.push_str("# amlnet report\n\n");
     out.push_str(&format!(
-        "- tool: amlnet {}\n- started: {}\n- duration: {} ms\n- host: {} ({}, {})\n- workspace: {} ({})\n- region: {}, {} cloud\n- resolvers: {} ({})\n",
+        "- tool: amlnet {} (commit {}, {})\n- started: {}\n- duration: {} ms\n- host: {} ({}, {})\n- workspace: {} ({})\n- region: {}, {} cloud\n- resolvers: {} ({})\n",
         r.tool.version,
+        r.tool.commit,
+        r.tool.target,
         r.started_at,
         r.duration_ms,
         r.host.hostname,
@@ -29,8 +56,11 @@ pub fn render(r: &Report) -> String {
         r.environment.resolvers_source,
     ));
     out.push_str(&format!(
-        "\n**{} errors, {} warnings, {} checks passed.**\n",
-        r.summary.errors, r.summary.warnings, r.summary.passed
+        "\n**{}, {}, {} passed, {} skipped.**\n",
+        plural(r.summary.errors, "error", "errors"),
+        plural(r.summary.warnings, "warning", "warnings"),
+        plural(r.summary.passed, "check", "checks"),
+        r.summary.skipped
     ));
     out.push_str("\n## Findings\n\n");
     if r.findings.is_empty() {
@@ -49,10 +79,11 @@ pub fn render(r: &Report) -> String {
         }
         out.push('\n');
     }
-    out.push_str("## Names\n\n| status | host | CNAME chain | addresses | resolver |\n|---|---|---|---|---|\n");
-    for c in r.checks.iter().map(CheckRecord::of).filter(|c| c.area == Area::Dns) {
+    let records: Vec<CheckRecord> = r.checks.iter().map(CheckRecord::of).collect();
+    let mut rows = Vec::new();
+    for c in records.iter().filter(|c| c.area == Area::Dns) {
         let addrs: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
-        out.push_str(&format!(
+        rows.push(format!(
             "| {} | `{}` | {} | {} | {} |\n",
             status(c.status),
             c.host,
@@ -61,11 +92,14 @@ pub fn render(r: &Report) -> String {
             c.resolver.as_deref().unwrap_or("")
         ));
     }
-    out.push_str(
-        "\n## Paths\n\n| status | protocol | host | port | state | TLS issuer | HTTP | ms |\n|---|---|---|---|---|---|---|---|\n",
-    );
-    for c in r.checks.iter().map(CheckRecord::of).filter(|c| c.area != Area::Dns) {
-        out.push_str(&format!(
+    if !rows.is_empty() {
+        out.push_str(&format!("## Names ({})\n\n", rows.len()));
+        let header = "| status | host | CNAME chain | addresses | resolver |\n|---|---|---|---|---|\n";
+        table(&mut out, &format!("{} looked up", plural(rows.len(), "name", "names")), header, &rows);
+    }
+    let mut rows = Vec::new();
+    for c in records.iter().filter(|c| c.area != Area::Dns) {
+        rows.push(format!(
             "| {} | {} | `{}` | {} | {} | {} | {} | {} |\n",
             status(c.status),
             c.protocol.map(|p| p.to_string()).unwrap_or_default(),
@@ -77,6 +111,13 @@ pub fn render(r: &Report) -> String {
             c.elapsed_ms
         ));
     }
+    if !rows.is_empty() {
+        out.push_str(&format!("\n## Paths ({})\n\n", rows.len()));
+        let header =
+            "| status | protocol | host | port | state | TLS issuer | HTTP | ms |\n|---|---|---|---|---|---|---|---|\n";
+        table(&mut out, &format!("{} probed", plural(rows.len(), "path", "paths")), header, &rows);
+    }
+    this_machine(&mut out, r);
     if !r.omitted.is_empty() {
         out.push_str("\n## Not checked\n\n");
         for o in &r.omitted {
@@ -84,6 +125,53 @@ pub fn render(r: &Report) -> String {
         }
     }
     out
+}
+
+/// The same facts as the text report's "This machine".
+fn this_machine(out: &mut String, r: &Report) {
+    let e = &r.environment;
+    out.push_str("\n## This machine\n\n");
+    let azure = if e.uses_azure_dns { "Azure DNS" } else { "custom DNS" };
+    out.push_str(&format!("- resolvers: {} ({}; {azure})\n", e.resolvers.join(", "), e.resolvers_source));
+    if let Some(rc) = &e.resolv_conf {
+        if !rc.search.is_empty() {
+            out.push_str(&format!("- search: `{}`\n", rc.search.join(" ")));
+        }
+        if !rc.options.is_empty() {
+            out.push_str(&format!("- options: `{}`\n", rc.options.join(" ")));
+        }
+    }
+    if let Some(rule) = &e.address_rule {
+        out.push_str(&format!("- private means: {} ({})\n", rule.ranges.join(", "), rule.rule));
+    }
+    if e.proxy.is_empty() && e.machine_read {
+        out.push_str("- proxy: no proxy variables set\n");
+    }
+    for v in &e.proxy {
+        let from = match &v.origin {
+            Origin::Environment => "environment".to_string(),
+            Origin::File { file, line, exported, .. } => {
+                format!("{file} line {line}{}", if *exported { "" } else { ", not exported" })
+            }
+        };
+        out.push_str(&format!("- proxy: `{}={}` ({from})\n", v.name, v.value));
+    }
+    for h in &e.hosts_overrides {
+        out.push_str(&format!("- hosts file: {} line {}: `{} {}`\n", h.file, h.line, h.address, h.name));
+    }
+    let addresses: Vec<String> = e
+        .interfaces
+        .iter()
+        .filter(|i| !i.address.addr().is_loopback())
+        .map(|i| format!("{} {}", i.interface, i.address))
+        .collect();
+    if !addresses.is_empty() {
+        out.push_str(&format!("- addresses: {}\n", addresses.join(", ")));
+    }
+    for n in &e.notes {
+        out.push_str(&format!("- note: {}\n", cell(n)));
+    }
+    out.push_str(&format!("- host: {} ({}, {})\n", r.host.hostname, r.host.os, r.host.kind));
 }
 
 fn status(s: Status) -> &'static str {

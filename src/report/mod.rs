@@ -45,11 +45,23 @@ pub struct Tool {
     pub name: &'static str,
     /// Crate version.
     pub version: &'static str,
+    /// The git commit it was built from (`unknown` outside a git checkout).
+    pub commit: &'static str,
+    /// The target triple it was built for.
+    pub target: &'static str,
 }
+
+/// The git commit the binary was built from (set by build.rs).
+pub const COMMIT: &str = env!("AMLNET_GIT_COMMIT");
+/// The target triple the binary was built for (set by build.rs).
+pub const TARGET: &str = env!("AMLNET_TARGET");
+/// What `amlnet --version` prints after the name.
+pub const VERSION_LINE: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("AMLNET_GIT_COMMIT"), ", ", env!("AMLNET_TARGET"), ")");
 
 impl Default for Tool {
     fn default() -> Self {
-        Tool { name: "amlnet", version: env!("CARGO_PKG_VERSION") }
+        Tool { name: "amlnet", version: env!("CARGO_PKG_VERSION"), commit: COMMIT, target: TARGET }
     }
 }
 
