@@ -4,7 +4,6 @@
 //! memory; `/dev/null` reads as empty); durations are capped so deadline arithmetic cannot overflow.
 
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -44,6 +43,7 @@ impl std::fmt::Display for InputError {
     }
 }
 
+#[cfg(unix)]
 fn kind_of(ft: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if ft.is_dir() {
@@ -61,11 +61,28 @@ fn kind_of(ft: std::fs::FileType) -> &'static str {
     }
 }
 
+#[cfg(not(unix))]
+fn kind_of(ft: std::fs::FileType) -> &'static str {
+    if ft.is_dir() { "directory" } else { "special file" }
+}
+
+/// Opens for reading; on Unix without blocking, so a FIFO is refused, not waited on.
+fn open_for_reading(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
 /// Reads a regular file of at most [`MAX_INPUT_BYTES`]. The file is opened
 /// with `O_NONBLOCK` and checked through the opened descriptor, so a FIFO
 /// or a device is refused without blocking and without a race.
 pub fn read_capped(path: &Path) -> Result<Vec<u8>, InputError> {
-    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| {
+    let file = open_for_reading(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound { InputError::NotFound } else { InputError::Io(io_text(&e)) }
     })?;
     let meta = file.metadata().map_err(|e| InputError::Io(io_text(&e)))?;
@@ -88,6 +105,12 @@ pub fn read_capped(path: &Path) -> Result<Vec<u8>, InputError> {
     Ok(bytes)
 }
 
+#[cfg(not(unix))]
+fn is_dev_null(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
+#[cfg(unix)]
 fn is_dev_null(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     meta.file_type().is_char_device()
