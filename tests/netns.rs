@@ -77,7 +77,8 @@ fn no_route_is_tcp_unreachable_body() {
         .unwrap();
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let r = report(&o);
-    assert_eq!(findings(&r), vec![("error".to_string(), "tcp-unreachable".to_string(), vec![format!("{WS}:443")])]);
+    let unreachable = amlnet::diagnose::Code::TcpUnreachable.as_str().to_string();
+    assert_eq!(findings(&r), vec![("error".to_string(), unreachable, vec![format!("{WS}:443")])]);
     let c = check(&r, &format!("tcp:{WS}:443"));
     assert_eq!(c["tcp_state"], "unreachable");
     assert_eq!(c["dialled"], "192.0.2.10:443");
