@@ -291,7 +291,14 @@ pub fn from_workspace_json(text: &str) -> Result<Target> {
         if let Some(id) = str_at(props, "storageAccount")? {
             t.storage_accounts.push(name_from_arm_id("properties.storageAccount", &id)?);
         }
+        // 2023-style hubs list their dependencies in arrays instead.
+        if t.storage_accounts.is_empty() {
+            t.storage_accounts = names_in_array(props, "storageAccounts")?;
+        }
         t.key_vault = str_at(props, "keyVault")?.map(|id| name_from_arm_id("properties.keyVault", &id)).transpose()?;
+        if t.key_vault.is_none() {
+            t.key_vault = names_in_array(props, "keyVaults")?.into_iter().next();
+        }
         t.container_registry = str_at(props, "containerRegistry")?
             .map(|id| name_from_arm_id("properties.containerRegistry", &id))
             .transpose()?;
@@ -330,6 +337,22 @@ pub fn from_workspace_json(text: &str) -> Result<Target> {
         bail!("no 'location' field: cannot tell the workspace's region");
     }
     Ok(t)
+}
+
+/// The resource names in `properties.<key>`, an array of ARM IDs (absent or null: none).
+fn names_in_array(props: &Value, key: &str) -> Result<Vec<String>> {
+    let field = format!("properties.{key}");
+    match props.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(id) => name_from_arm_id(&field, id),
+                other => bail!("field '{field}' should list ARM IDs, found {}", kind_of(other)),
+            })
+            .collect(),
+        Some(other) => bail!("field '{field}' should be an array of ARM IDs, found {}", kind_of(other)),
+    }
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -396,6 +419,25 @@ mod tests {
         assert_eq!(t.storage_accounts, vec!["stx"]);
         assert_eq!(t.key_vault.as_deref(), Some("kvx"));
         assert_eq!(t.notebook_label().as_deref(), Some("ml-mlw-eastus-6f2a"));
+    }
+
+    #[test]
+    fn a_2023_hub_lists_storage_and_key_vault_in_arrays() {
+        let t = from_workspace_json(
+            r#"{"type":"Microsoft.MachineLearningServices/workspaces","name":"hub-contoso","location":"westeurope",
+                "kind":"Hub","properties":{"workspaceId":"6f2a9c1e-5b7d-4e3a-9c8f-1a2b3c4d5e6f",
+                "storageAccounts":["/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sthub"],
+                "keyVaults":["/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-hub"],
+                "containerRegistry":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(t.storage_accounts, vec!["sthub"]);
+        assert_eq!(t.key_vault.as_deref(), Some("kv-hub"));
+        let bad = from_workspace_json(
+            r#"{"type":"Microsoft.MachineLearningServices/workspaces","name":"h","location":"eastus",
+                "properties":{"storageAccounts":[42]}}"#,
+        );
+        assert!(bad.unwrap_err().to_string().contains("properties.storageAccounts"));
     }
 
     #[test]

@@ -280,3 +280,16 @@ fn plan_on_a_compute_instance_discovers_the_workspace() {
             .any(|o| o["id"] == "workspace-api" && o["reason"].as_str().unwrap().contains("az resource show"))
     );
 }
+
+/// A 2023-style hub lists its storage accounts and Key Vaults in arrays:
+/// their names are planned, not asked for (written from the documented shape).
+#[test]
+fn plan_reads_a_2023_hub_with_arrays() {
+    let o = run(&["plan", "--workspace-json", fixture("workspace-hub-2023.json").to_str().unwrap(), "--output", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let p = report(&o);
+    let hosts = hosts(&p);
+    assert!(hosts.contains(&"sthubcontoso.blob.core.windows.net".to_string()), "{hosts:?}");
+    assert!(hosts.contains(&"kv-hub-contoso.vault.azure.net".to_string()), "{hosts:?}");
+    assert_eq!(p["target"]["storage_accounts"], serde_json::json!(["sthubcontoso"]));
+}
