@@ -20,6 +20,19 @@ pub enum Cloud {
 }
 
 impl Cloud {
+    /// The cloud a region name belongs to where the name says so:
+    /// `usgov*` and `usdod*` are US Government, `china*` is China.
+    pub fn of_region(region: &str) -> Option<Cloud> {
+        let region = region.to_ascii_lowercase();
+        if region.starts_with("usgov") || region.starts_with("usdod") {
+            Some(Cloud::Usgov)
+        } else if region.starts_with("china") {
+            Some(Cloud::China)
+        } else {
+            None
+        }
+    }
+
     /// The key of this cloud in `clouds.toml` and in reports.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -90,6 +90,23 @@ impl Target {
             None => Target::default(),
         };
         target.apply_flags(flags)?;
+        // A region named for its cloud decides the cloud when nothing else did.
+        if flags.cloud.is_none()
+            && target.cloud == Cloud::Public
+            && let Some(cloud) = target.region.as_deref().and_then(Cloud::of_region)
+        {
+            target.cloud = cloud;
+        }
+        // A region the user did not type is not blamed on --region.
+        if let (Some(region), None) = (&target.region, &flags.region)
+            && !crate::catalogue::known_region(target.cloud, region)
+        {
+            bail!(
+                "the workspace's region '{region}' is not a region of the {} cloud{} (give --cloud or --region)",
+                target.cloud,
+                if flags.cloud.is_some() { " given with --cloud" } else { "" }
+            );
+        }
         target.validate(Origin::Flags)?;
         Ok(target)
     }
@@ -335,6 +352,11 @@ pub fn from_workspace_json(text: &str) -> Result<Target> {
     }
     if t.region.is_none() {
         bail!("no 'location' field: cannot tell the workspace's region");
+    }
+    if t.cloud == Cloud::Public
+        && let Some(cloud) = t.region.as_deref().and_then(Cloud::of_region)
+    {
+        t.cloud = cloud;
     }
     Ok(t)
 }

@@ -240,9 +240,9 @@ fn plan_usgov_and_china_use_their_suffixes() {
     assert!(!cn.iter().any(|h| h.contains("azurecr")), "China ACR zone is unconfirmed: not planned");
     let omitted = p["omitted"].as_array().unwrap();
     assert!(omitted.iter().any(|o| o["id"] == "acr-login" && o["reason"].as_str().unwrap().contains("china")));
-    // A usgov region is unknown in the public cloud.
-    let o = run(&["plan", "--region", "usgovvirginia"]);
-    assert_eq!(code(&o), 2);
+    // A usgov region is unknown in the public cloud, when the user says public.
+    let o = run(&["plan", "--cloud", "public", "--region", "usgovvirginia"]);
+    assert_usage_error(&o, "--region: unknown region 'usgovvirginia' for the public cloud");
 }
 
 #[test]
@@ -285,11 +285,26 @@ fn plan_on_a_compute_instance_discovers_the_workspace() {
 /// their names are planned, not asked for (written from the documented shape).
 #[test]
 fn plan_reads_a_2023_hub_with_arrays() {
-    let o = run(&["plan", "--workspace-json", fixture("workspace-hub-2023.json").to_str().unwrap(), "--output", "json"]);
+    let o =
+        run(&["plan", "--workspace-json", fixture("workspace-hub-2023.json").to_str().unwrap(), "--output", "json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let p = report(&o);
     let hosts = hosts(&p);
     assert!(hosts.contains(&"sthubcontoso.blob.core.windows.net".to_string()), "{hosts:?}");
     assert!(hosts.contains(&"kv-hub-contoso.vault.azure.net".to_string()), "{hosts:?}");
     assert_eq!(p["target"]["storage_accounts"], serde_json::json!(["sthubcontoso"]));
+}
+
+/// `--region usgovvirginia` needs no `--cloud`; a region the user did not
+/// type is not blamed on `--region`.
+#[test]
+fn the_cloud_follows_the_region_and_errors_name_what_was_typed() {
+    let o = run(&["plan", "--workspace-id", GUID, "--region", "usgovvirginia", "--output", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(report(&o)["target"]["cloud"], "usgov");
+    let o = run(&["plan", "--workspace-id", GUID, "--region", "chinanorth3", "--output", "json"]);
+    assert_eq!(report(&o)["target"]["cloud"], "china");
+    let o = run(&["plan", "--workspace-json", fixture("workspace-arm.json").to_str().unwrap(), "--cloud", "usgov"]);
+    assert_usage_error(&o, "the workspace's region 'eastus' is not a region of the usgov cloud given with --cloud");
+    assert!(!stderr(&o).contains("--region:"), "{}", stderr(&o));
 }
