@@ -5,7 +5,6 @@
 use super::Report;
 use super::record::CheckRecord;
 use crate::diagnose::{Area, Status};
-use crate::local::proxy::Origin;
 
 /// Tables longer than this are folded into `<details>`.
 const FOLD_ROWS: usize = 10;
@@ -148,12 +147,7 @@ fn this_machine(out: &mut String, r: &Report) {
         out.push_str("- proxy: no proxy variables set\n");
     }
     for v in &e.proxy {
-        let from = match &v.origin {
-            Origin::Environment => "environment".to_string(),
-            Origin::File { file, line, exported, .. } => {
-                format!("{file} line {line}{}", if *exported { "" } else { ", not exported" })
-            }
-        };
+        let from = super::origin_words(&v.origin);
         out.push_str(&format!("- proxy: `{}={}` ({from})\n", v.name, v.value));
     }
     for h in &e.hosts_overrides {

@@ -151,3 +151,14 @@ impl Report {
         }
     }
 }
+
+/// Where a proxy variable was read, as the text and Markdown reports say it.
+fn origin_words(origin: &crate::local::proxy::Origin) -> String {
+    use crate::local::proxy::Origin;
+    match origin {
+        Origin::Environment => "environment".to_string(),
+        Origin::File { file, line, exported, .. } => {
+            format!("{file} line {line}{}", if *exported { "" } else { ", not exported" })
+        }
+    }
+}

@@ -7,7 +7,6 @@ use colored::{ColoredString, Colorize};
 use super::Report;
 use super::record::CheckRecord;
 use crate::diagnose::{Area, Severity, Status};
-use crate::local::proxy::Origin;
 
 const WIDTH: usize = 80;
 
@@ -185,12 +184,7 @@ fn this_machine(out: &mut String, p: &Painter, r: &Report) {
         out.push_str("  proxy: no proxy variables set\n");
     }
     for v in &e.proxy {
-        let from = match &v.origin {
-            Origin::Environment => "environment".to_string(),
-            Origin::File { file, line, exported, .. } => {
-                format!("{file} line {line}{}", if *exported { "" } else { ", not exported" })
-            }
-        };
+        let from = super::origin_words(&v.origin);
         wrap(out, &format!("{}={} ({from})", v.name, v.value), "      ", "  ");
     }
     for h in &e.hosts_overrides {
