@@ -153,12 +153,7 @@ fn this_machine(out: &mut String, r: &Report) {
     for h in &e.hosts_overrides {
         out.push_str(&format!("- hosts file: {} line {}: `{} {}`\n", h.file, h.line, h.address, h.name));
     }
-    let addresses: Vec<String> = e
-        .interfaces
-        .iter()
-        .filter(|i| !i.address.addr().is_loopback())
-        .map(|i| format!("{} {}", i.interface, i.address))
-        .collect();
+    let addresses = super::local_addresses(e);
     if !addresses.is_empty() {
         out.push_str(&format!("- addresses: {}\n", addresses.join(", ")));
     }

@@ -162,3 +162,12 @@ fn origin_words(origin: &crate::local::proxy::Origin) -> String {
         }
     }
 }
+
+/// This machine's addresses other than loopback, as `interface address`.
+fn local_addresses(e: &Environment) -> Vec<String> {
+    e.interfaces
+        .iter()
+        .filter(|i| !i.address.addr().is_loopback())
+        .map(|i| format!("{} {}", i.interface, i.address))
+        .collect()
+}

@@ -190,12 +190,7 @@ fn this_machine(out: &mut String, p: &Painter, r: &Report) {
     for h in &e.hosts_overrides {
         wrap(out, &format!("{} line {}: {} {}", h.file, h.line, h.address, h.name), "      ", "  ");
     }
-    let addresses: Vec<String> = e
-        .interfaces
-        .iter()
-        .filter(|i| !i.address.addr().is_loopback())
-        .map(|i| format!("{} {}", i.interface, i.address))
-        .collect();
+    let addresses = super::local_addresses(e);
     if !addresses.is_empty() {
         wrap(out, &format!("addresses: {}", addresses.join(", ")), "    ", "  ");
     }
