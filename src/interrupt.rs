@@ -37,14 +37,6 @@ impl Interrupt {
         Interrupt { stop, status }
     }
 
-    /// A state that never fires, for runs without signal handling (tests).
-    pub fn never() -> Interrupt {
-        let (tx, stop) = watch::channel(false);
-        // Kept alive for the process: the receiver must not see a closed channel as a stop.
-        std::mem::forget(tx);
-        Interrupt { stop, status: Arc::new(AtomicU8::new(0)) }
-    }
-
     /// Resolves when the first signal has come; never otherwise.
     pub async fn stopped(&self) {
         let mut stop = self.stop.clone();
