@@ -1,7 +1,7 @@
 //! The proxy path: our own `CONNECT host:port` to the configured proxy, so
-//! the report can say exactly what the proxy answered (reqwest reports a
-//! refused CONNECT without its status line). On success the tunnel carries
-//! the TLS handshake.
+//! the report can say exactly what the proxy answered (HTTP client crates
+//! report a refused CONNECT without its status line). On success the tunnel
+//! carries the TLS handshake and then the HTTP request.
 
 use std::net::SocketAddr;
 use std::time::Duration;
