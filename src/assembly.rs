@@ -20,7 +20,7 @@ use crate::diagnose::DiagnoseSettings;
 use crate::local::hosts::HostsEntry;
 use crate::local::proxy::parse_proxy_url;
 use crate::local::{HostInfo, Machine, ProxySettings};
-use crate::net::{AZURE_DNS, AddressPolicy};
+use crate::net::{AZURE_DNS, AddressPolicy, MAX_NAMESERVERS, ResolverRules};
 use crate::plan::Plan;
 use crate::probe::{ConnectTo, ProxyRoute, RunSettings, TrustStore};
 use crate::report::Environment;
@@ -154,7 +154,7 @@ pub struct RunOptions {
 
 /// Builds the request for one run of `plan`.
 pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostInfo) -> Result<CheckRequest> {
-    let (dns_servers, source) = resolvers(options, &machine)?;
+    let (dns_servers, dns_rules, source) = resolvers(options, &machine)?;
     let uses_azure_dns = dns_servers.iter().any(|s| s.ip() == AZURE_DNS);
     let azure_dns = azure_dns(options, uses_azure_dns, &dns_servers);
     let proxy = machine.proxy_settings();
@@ -165,6 +165,7 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
     let trust = if areas.wanted(AreaName::Tls) { Some(trust_store(&options.trust)?) } else { None };
     let run = RunSettings {
         dns_servers: dns_servers.clone(),
+        dns_rules,
         dns: areas.wanted(AreaName::Dns),
         connect_to: options.connect_to.clone(),
         timeout: options.limits.timeout,
@@ -205,11 +206,12 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
     Ok(CheckRequest { plan, run, diagnose, environment, host })
 }
 
-/// The servers asked, and where they came from.
-fn resolvers(options: &RunOptions, machine: &Machine) -> Result<(Vec<SocketAddr>, String)> {
-    let (servers, source) = match (&options.dns, &machine.resolv) {
-        (Some(choice), _) => (choice.servers.clone(), choice.source.clone()),
-        (None, Some(rc)) if !rc.nameservers.is_empty() => (rc.servers(), rc.path.clone()),
+/// The servers asked, how (as glibc would, for resolv.conf's; once each,
+/// in order, for servers given on the command line), and where they came from.
+fn resolvers(options: &RunOptions, machine: &Machine) -> Result<(Vec<SocketAddr>, ResolverRules, String)> {
+    let (servers, rules, source) = match (&options.dns, &machine.resolv) {
+        (Some(choice), _) => (choice.servers.clone(), ResolverRules::one_try(), choice.source.clone()),
+        (None, Some(rc)) if !rc.nameservers.is_empty() => (rc.servers(), rc.rules(machine.env("RES_OPTIONS").as_deref()), rc.path.clone()),
         (None, Some(rc)) => bail!("{}: no nameserver lines (give --dns-server)", rc.path),
         (None, None) => {
             bail!("{} (give --dns-server or --resolv-conf)", machine.resolv_error.clone().unwrap_or_default())
@@ -220,7 +222,7 @@ fn resolvers(options: &RunOptions, machine: &Machine) -> Result<(Vec<SocketAddr>
     {
         bail!("--loopback-only: the DNS server {outside} is not on loopback (give --dns-server 127.0.0.1:PORT)");
     }
-    Ok((servers, source))
+    Ok((servers, rules, source))
 }
 
 /// With a custom resolver, Azure DNS is asked too, to tell a missing
@@ -258,6 +260,15 @@ fn notes(options: &RunOptions, machine: &Machine, proxy: &ProxySettings) -> Vec<
         None => format!("{}: {}", n.file, n.message),
     }));
     notes.extend(machine.resolv_error.clone());
+    if options.dns.is_none()
+        && let Some(rc) = &machine.resolv
+        && let Some(ignored) = rc.ignored_nameservers()
+    {
+        notes.push(format!(
+            "{}: nameserver {ignored} not asked: glibc uses the first {MAX_NAMESERVERS} (MAXNS)",
+            rc.path
+        ));
+    }
     notes.extend(machine.hosts_error.clone());
     if options.dns.is_none() && machine.resolv.as_ref().is_some_and(|r| r.is_systemd_stub()) {
         notes.push(

@@ -66,6 +66,8 @@ fn outcome_words(outcome: &NameOutcome) -> Option<String> {
         NameOutcome::NxDomain { missing } => format!("NXDOMAIN for {missing}"),
         NameOutcome::NoAddress => "no address record".into(),
         NameOutcome::CnameLoop => "CNAME loop".into(),
+        NameOutcome::Malformed(_) => "unreadable answer".into(),
+        NameOutcome::ChainTooLong(n) => format!("CNAME chain longer than {n} links"),
         NameOutcome::ServerError(c) => format!("server answered {c}"),
         NameOutcome::Timeout => "no DNS server answered".into(),
         NameOutcome::Failed(e) => e.clone(),
@@ -147,7 +149,12 @@ fn judge_answer(
         NameOutcome::Failed(e) => (Code::DnsTimeout, e.clone()),
         NameOutcome::DeadlineExceeded => (Code::RunDeadlineExceeded, "unfinished at the deadline".into()),
         NameOutcome::Interrupted => (Code::RunInterrupted, "interrupted before it finished".into()),
-        NameOutcome::ServerError(code) => (Code::DnsServerError, format!("{code}{by}")),
+        NameOutcome::ServerError(code) => (Code::DnsServerError, server_error_words(name, code, &by)),
+        NameOutcome::Malformed(words) => (Code::DnsServerError, words.clone()),
+        NameOutcome::ChainTooLong(n) => (
+            Code::DnsNoAddress,
+            format!("{}: CNAME chain longer than {n} links, not followed further{by}", chain_text(name)),
+        ),
         NameOutcome::NxDomain { missing } if missing == &name.host => {
             (Code::DnsNxdomain, format!("{missing} does not exist{by}"))
         }
@@ -158,6 +165,15 @@ fn judge_answer(
         NameOutcome::CnameLoop => (Code::DnsNoAddress, format!("{}: CNAME loop, no address{by}", chain_text(name))),
     };
     Some(NameVerdict::new(code, evidence))
+}
+
+/// An error RCODE, with what each server said when more than one was asked.
+fn server_error_words(name: &NameObservation, code: &str, by: &str) -> String {
+    if name.problems.len() > 1 {
+        format!("{code}{by}: {}", name.problems.join("; "))
+    } else {
+        format!("{code}{by}")
+    }
 }
 
 /// Addresses came back: are they where the endpoint needs them, by the right route?
