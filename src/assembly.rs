@@ -211,7 +211,9 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
 fn resolvers(options: &RunOptions, machine: &Machine) -> Result<(Vec<SocketAddr>, ResolverRules, String)> {
     let (servers, rules, source) = match (&options.dns, &machine.resolv) {
         (Some(choice), _) => (choice.servers.clone(), ResolverRules::one_try(), choice.source.clone()),
-        (None, Some(rc)) if !rc.nameservers.is_empty() => (rc.servers(), rc.rules(machine.env("RES_OPTIONS").as_deref()), rc.path.clone()),
+        (None, Some(rc)) if !rc.nameservers.is_empty() => {
+            (rc.servers(), rc.rules(machine.env("RES_OPTIONS").as_deref()), rc.path.clone())
+        }
         (None, Some(rc)) => bail!("{}: no nameserver lines (give --dns-server)", rc.path),
         (None, None) => {
             bail!("{} (give --dns-server or --resolv-conf)", machine.resolv_error.clone().unwrap_or_default())

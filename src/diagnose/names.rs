@@ -169,11 +169,7 @@ fn judge_answer(
 
 /// An error RCODE, with what each server said when more than one was asked.
 fn server_error_words(name: &NameObservation, code: &str, by: &str) -> String {
-    if name.problems.len() > 1 {
-        format!("{code}{by}: {}", name.problems.join("; "))
-    } else {
-        format!("{code}{by}")
-    }
+    if name.problems.len() > 1 { format!("{code}{by}: {}", name.problems.join("; ")) } else { format!("{code}{by}") }
 }
 
 /// Addresses came back: are they where the endpoint needs them, by the right route?

@@ -110,11 +110,17 @@ impl DnsClient {
         let mut passed_on = Vec::new();
         let mut malformed = None;
         let count = self.servers.len();
-        for round in 0..self.rules.attempts {
-            let wait = self.rules.wait(round, count).min(self.timeout);
+        // Once a reply is truncated, glibc asks every later server over TCP,
+        // once each (res_send's `v_circuit`).
+        let mut tcp = self.rules.tcp_only;
+        for _round in 0..self.rules.attempts {
+            let wait = self.rules.wait().min(self.timeout);
+            let tcp_at_start = tcp;
             for k in 0..count {
                 let server = self.servers[(start + k) % count];
-                let problem = match self.ask_both(server, &name, wait).await {
+                let (reply, truncated) = self.ask_both(server, &name, wait, tcp).await;
+                tcp |= truncated;
+                let problem = match reply {
                     Ok((a, aaaa)) => {
                         let mut obs = self.conclude(server, host, a, aaaa, wait).await;
                         obs.problems = problems;
@@ -138,6 +144,9 @@ impl DnsClient {
                     problems.push(problem);
                 }
             }
+            if tcp || tcp_at_start {
+                break;
+            }
         }
         let outcome = if !passed_on.is_empty() {
             passed_on.dedup();
@@ -155,21 +164,36 @@ impl DnsClient {
     /// The A and AAAA queries of `getaddrinfo(AF_UNSPEC)`, sent together.
     /// The A reply decides whether the client moves on; an AAAA reply that
     /// fails only costs the IPv6 addresses.
-    async fn ask_both(&self, server: SocketAddr, name: &Name, wait: Duration) -> Result<(Message, Option<Message>), Reply> {
-        let (a, aaaa) = tokio::join!(
-            self.exchange(server, name, RecordType::A, wait),
-            self.exchange(server, name, RecordType::AAAA, wait)
+    /// Also says whether a reply came truncated.
+    async fn ask_both(
+        &self,
+        server: SocketAddr,
+        name: &Name,
+        wait: Duration,
+        tcp: bool,
+    ) -> (Result<(Message, Option<Message>), Reply>, bool) {
+        let ((a, tc_a), (aaaa, tc_aaaa)) = tokio::join!(
+            self.exchange(server, name, RecordType::A, wait, tcp),
+            self.exchange(server, name, RecordType::AAAA, wait, tcp)
         );
-        match a {
+        let replies = match a {
             Reply::Taken(a) => Ok((a, if let Reply::Taken(m) = aaaa { Some(m) } else { None })),
             other => Err(other),
-        }
+        };
+        (replies, tc_a || tc_aaaa)
     }
 
     /// One query to one server and its reply, as `res_send` judges replies:
     /// ignores ones for another query, waits on after an unreadable one,
     /// retries over TCP when truncated.
-    async fn exchange(&self, server: SocketAddr, name: &Name, rtype: RecordType, wait: Duration) -> Reply {
+    async fn exchange(
+        &self,
+        server: SocketAddr,
+        name: &Name,
+        rtype: RecordType,
+        wait: Duration,
+        tcp: bool,
+    ) -> (Reply, bool) {
         let mut query = Message::query();
         query.metadata.recursion_desired = true;
         query.add_query(Query::query(name.clone(), rtype));
@@ -179,39 +203,50 @@ impl DnsClient {
             query.set_edns(edns);
         }
         let Ok(bytes) = query.to_vec() else {
-            return Reply::Unreachable("query could not be encoded".into());
+            return (Reply::Unreachable("query could not be encoded".into()), false);
         };
         let until = tokio::time::Instant::now() + wait;
-        if self.rules.tcp_only {
-            return over_tcp(server, &bytes, &query, until).await;
+        if tcp {
+            return (over_tcp(server, &bytes, &query, until).await, false);
         }
+        self.over_udp(server, &bytes, &query, until).await
+    }
+
+    /// The UDP half of `exchange`; a truncated reply goes on over TCP.
+    async fn over_udp(
+        &self,
+        server: SocketAddr,
+        bytes: &[u8],
+        query: &Message,
+        until: tokio::time::Instant,
+    ) -> (Reply, bool) {
         let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().unwrap_or(server);
         let socket = match UdpSocket::bind(bind).await {
             Ok(s) => s,
-            Err(e) => return Reply::Unreachable(format!("no local socket: {e}")),
+            Err(e) => return (Reply::Unreachable(format!("no local socket: {e}")), false),
         };
         if let Err(e) = socket.connect(server).await {
-            return Reply::Unreachable(e.to_string());
+            return (Reply::Unreachable(e.to_string()), false);
         }
-        if let Err(e) = socket.send(&bytes).await {
-            return Reply::Unreachable(e.to_string());
+        if let Err(e) = socket.send(bytes).await {
+            return (Reply::Unreachable(e.to_string()), false);
         }
         let mut buf = vec![0u8; MAX_MESSAGE];
         let mut malformed = None;
         loop {
             let len = match tokio::time::timeout_at(until, socket.recv(&mut buf)).await {
-                Err(_) => return Reply::Silent { malformed },
+                Err(_) => return (Reply::Silent { malformed }, false),
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    return Reply::Unreachable("port 53 closed (ICMP port unreachable)".into());
+                    return (Reply::Unreachable("port 53 closed (ICMP port unreachable)".into()), false);
                 }
-                Ok(Err(e)) => return Reply::Unreachable(e.to_string()),
+                Ok(Err(e)) => return (Reply::Unreachable(e.to_string()), false),
                 Ok(Ok(len)) => len,
             };
-            match read_reply(&buf[..len], &query) {
+            match read_reply(&buf[..len], query) {
                 Verdict::Ignore => {}
                 Verdict::Malformed(why) => malformed = Some(why),
-                Verdict::Truncated => return over_tcp(server, &bytes, &query, until).await,
-                Verdict::Reply(reply) => return judge_rcode(reply),
+                Verdict::Truncated => return (over_tcp(server, bytes, query, until).await, true),
+                Verdict::Reply(reply) => return (judge_rcode(reply), false),
             }
         }
     }
@@ -255,7 +290,9 @@ impl DnsClient {
             }
             chased += 1;
             let Ok(target) = Name::from_ascii(format!("{end}.")) else { break };
-            let Ok((a2, aaaa2)) = self.ask_both(server, &target, wait).await else { break };
+            let (Ok((a2, aaaa2)), _) = self.ask_both(server, &target, wait, self.rules.tcp_only).await else {
+                break;
+            };
             nx = a2.metadata.response_code == ResponseCode::NXDomain;
             let mut more = a2.answers.clone();
             if let Some(m) = &aaaa2 {
@@ -306,18 +343,33 @@ fn read_reply(bytes: &[u8], query: &Message) -> Verdict {
         return Verdict::Truncated;
     }
     match Message::from_vec(bytes) {
-        Ok(m) if m.queries != query.queries && !m.queries.is_empty() => {
-            Verdict::Malformed("the reply is for another question".into())
-        }
+        // glibc's res_queriesmatch: a reply must repeat the question, or it is not taken.
+        Ok(m) if m.queries != query.queries => Verdict::Malformed(if m.queries.is_empty() {
+            "a reply without the question".into()
+        } else {
+            "a reply to another question".into()
+        }),
         Ok(m) if m.metadata.message_type != MessageType::Response => Verdict::Ignore,
         Ok(m) => Verdict::Reply(m),
         Err(e) => Verdict::Malformed(escape_for_terminal(&e.to_string())),
     }
 }
 
+/// Whether the client takes a reply or asks the next server, as `send_dg` decides.
 fn judge_rcode(reply: Message) -> Reply {
-    match reply.metadata.response_code {
+    let m = &reply.metadata;
+    match m.response_code {
         code @ (ResponseCode::ServFail | ResponseCode::NotImp | ResponseCode::Refused) => Reply::PassedOn(code),
+        // A "lame" reply: nothing, from a server neither authoritative nor recursive.
+        ResponseCode::NoError
+            if reply.answers.is_empty()
+                && reply.additionals.is_empty()
+                && reply.edns.is_none()
+                && !m.authoritative
+                && !m.recursion_available =>
+        {
+            Reply::PassedOn(ResponseCode::NoError)
+        }
         _ => Reply::Taken(reply),
     }
 }
@@ -392,6 +444,7 @@ fn addresses_of(owner: &str, records: &[Record]) -> Vec<IpAddr> {
 /// An RCODE as the report shows it: its name, or its number when it has none.
 fn code_words(code: ResponseCode) -> String {
     match code {
+        ResponseCode::NoError => "an empty, non-authoritative, non-recursive (lame) reply".into(),
         ResponseCode::Unknown(n) => format!("RCODE {n}"),
         other => format!("{other:?}").to_ascii_uppercase(),
     }
@@ -414,9 +467,7 @@ fn observation(host: &str, resolver: Option<SocketAddr>, outcome: NameOutcome, s
 /// An ending in a few words, for the notes of a rotating resolver.
 fn summary(obs: &NameObservation) -> String {
     match &obs.outcome {
-        NameOutcome::Resolved => {
-            obs.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
-        }
+        NameOutcome::Resolved => obs.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
         other => format!("{other:?}"),
     }
 }
