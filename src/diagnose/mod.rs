@@ -242,7 +242,7 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
     }
     if settings.judge_local {
         proxy::judge_variables(&settings.machine, &settings.proxy, plan, &mut out);
-        local::judge(&settings.machine, &mut out);
+        local::judge(&settings.machine, settings.policy.vnet(), &mut out);
     }
     Diagnosis { checks, findings: out.into_findings() }
 }

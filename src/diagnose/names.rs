@@ -182,21 +182,61 @@ fn resolved_verdict(
     let chain = chain_text(name);
     let classes: Vec<AddressClass> = name.addresses.iter().map(|a| settings.policy.classify(*a)).collect();
     if classes.contains(&AddressClass::DockerBridge) {
-        return Some(NameVerdict::new(Code::DockerBridgeOverlap, format!("{chain}{by}: inside 172.17.0.0/16")));
+        return Some(NameVerdict::new(
+            Code::DockerBridgeOverlap,
+            format!("{chain}{by}: inside 172.17.0.0/16, Docker's bridge on Azure ML compute"),
+        ));
+    }
+    if let Some(bridge) = super::local::bridge_here(&settings.machine)
+        && name.addresses.iter().any(|a| bridge.contains(a))
+    {
+        return Some(NameVerdict::new(
+            Code::DockerBridgeOverlap,
+            format!("{chain}{by}: inside {bridge}, docker0's subnet on this machine"),
+        ));
     }
     let zone = private?.privatelink_zone.as_deref().unwrap_or("privatelink");
     let through_zone = name.cname_chain.iter().any(|c| c == zone || c.ends_with(&format!(".{zone}")));
     let through_any = through_zone || name.cname_chain.iter().any(|c| c.split('.').any(|l| l == "privatelink"));
-    let (code, evidence) = if classes.contains(&AddressClass::Public) && through_any {
+    // Clients use the first address (IPv4 before IPv6, then in answer
+    // order; the dial goes there too); the others are named when they differ.
+    let first = classes.first().copied().unwrap_or(AddressClass::Public);
+    let others: Vec<String> = name
+        .addresses
+        .iter()
+        .zip(&classes)
+        .skip(1)
+        .filter(|(_, c)| **c != first)
+        .map(|(a, c)| format!("{a} ({})", class_words(*c)))
+        .collect();
+    let by = &if others.is_empty() {
+        by.to_string()
+    } else {
+        format!("{by}; clients use {} first, the answer also holds {}", name.addresses[0], others.join(", "))
+    };
+    let (code, evidence) = if first == AddressClass::Public && through_any {
         (Code::DnsPublicAnswer, format!("{chain}{by}: went through the privatelink CNAME, ended public"))
-    } else if classes.contains(&AddressClass::Public) {
+    } else if first == AddressClass::Public {
         (Code::DnsNoPrivatelink, format!("{chain}{by}: no privatelink CNAME (expected one in {zone})"))
-    } else if classes.contains(&AddressClass::OutsideVnet) {
+    } else if first == AddressClass::OutsideVnet {
         (Code::DnsOutsideVnet, format!("{chain}{by}: private, but outside every --vnet-cidr"))
     } else if !through_any {
         (Code::DnsZoneOverride, format!("{chain}{by}: private address without the privatelink CNAME (expected {zone})"))
+    } else if !others.is_empty() {
+        // It works today (the first address is the private one): a warning.
+        let evidence = format!("{chain}{by}: a client that moves on to the next address leaves the private endpoint");
+        return Some(NameVerdict { code: Code::DnsPublicAnswer, evidence, works_today: true });
     } else {
         return None;
     };
     Some(NameVerdict::new(code, evidence))
+}
+
+fn class_words(class: AddressClass) -> &'static str {
+    match class {
+        AddressClass::DockerBridge => "Docker's bridge",
+        AddressClass::Private => "private",
+        AddressClass::OutsideVnet => "private, outside the VNet",
+        AddressClass::Public => "public",
+    }
 }

@@ -114,6 +114,9 @@ fn every_name_code_comes_from_its_rule() {
         (Code::DnsServerError, with(NameOutcome::ServerError("REFUSED".into()))),
         (Code::DnsNoAddress, with(NameOutcome::NoAddress)),
         (Code::DnsNoAddress, with(NameOutcome::CnameLoop)),
+        (Code::DnsNoAddress, with(NameOutcome::ChainTooLong(16))),
+        (Code::DnsServerError, with(NameOutcome::ServerError("RCODE 11".into()))),
+        (Code::DnsServerError, with(NameOutcome::Malformed("127.0.0.1:53: a reply without the question".into()))),
         (Code::DnsPublicAnswer, name(KV, "203.0.113.9", &[KV_LINK])),
         (Code::DnsNoPrivatelink, name(KV, "203.0.113.9", &["edge.example.net"])),
         (Code::DnsZoneOverride, name(KV, "10.0.1.9", &[])),
@@ -144,4 +147,24 @@ fn every_name_code_comes_from_its_rule() {
         let verdict = names::judge_name(&seen, Some(kv), &vnet);
         assert_eq!(verdict.map(|v| v.code), Some(code), "{seen:?}");
     }
+}
+
+/// Several addresses: the first one the client uses decides; the others are named.
+#[test]
+fn the_first_address_decides_and_the_others_are_named() {
+    let plan = plan();
+    let kv = plan.endpoints.iter().find(|e| e.host == KV).unwrap();
+    let s = settings(true);
+    let with = |addrs: &[&str]| NameObservation {
+        addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+        ..name(KV, "10.0.1.9", &[KV_LINK])
+    };
+    let v6_private = names::judge_name(&with(&["fd00::9"]), Some(kv), &s);
+    assert_eq!(v6_private, None, "an AAAA-only private answer is fine");
+    let mixed = names::judge_name(&with(&["10.0.1.9", "203.0.113.9"]), Some(kv), &s).unwrap();
+    assert_eq!(mixed.code, Code::DnsPublicAnswer);
+    assert!(mixed.works_today, "the private address comes first: a warning, not an error");
+    assert!(mixed.evidence.contains("clients use 10.0.1.9 first") && mixed.evidence.contains("203.0.113.9 (public)"));
+    let public_first = names::judge_name(&with(&["203.0.113.9", "10.0.1.9"]), Some(kv), &s).unwrap();
+    assert_eq!((public_first.code, public_first.works_today), (Code::DnsPublicAnswer, false));
 }
