@@ -582,6 +582,13 @@ fn local_address_in_docker_bridge_range_body() {
     sh(&["ip", "-n", &net.cli, "addr", "add", "172.17.5.1/24", "dev", "ens9"]);
     sh(&["ip", "-n", &net.cli, "link", "set", "ens9", "up"]);
     let args = check_args(&ca, &["--skip", "repos"]);
+    // Without docker0 here, 172.17.5.1 is just an address (a container's, say).
+    let r = report(&net.amlnet(&[], &args));
+    assert_eq!(hosts_of(&r, "docker-bridge-overlap"), Vec::<String>::new());
+    // With Docker's bridge on this machine, the NIC and its route fall inside it.
+    sh(&["ip", "-n", &net.cli, "link", "add", "docker0", "type", "veth", "peer", "name", "docker0p"]);
+    sh(&["ip", "-n", &net.cli, "addr", "add", "172.17.0.1/16", "dev", "docker0"]);
+    sh(&["ip", "-n", &net.cli, "link", "set", "docker0", "up"]);
     let r = report(&net.amlnet(&[], &args));
     let hosts = hosts_of(&r, "docker-bridge-overlap");
     assert!(hosts.contains(&"172.17.5.1/24 (ens9)".to_string()), "{hosts:?}");

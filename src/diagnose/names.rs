@@ -118,12 +118,22 @@ fn forwarder_verdict(
     verdict: Option<&NameVerdict>,
 ) -> Option<NameVerdict> {
     let (verdict, azure) = (verdict?, name.azure_answer.as_ref()?);
-    let forwardable = matches!(
-        verdict.code,
-        Code::DnsPublicAnswer | Code::DnsNoPrivatelink | Code::DnsNxdomain | Code::DnsTimeout | Code::DnsServerError
-    );
-    if !forwardable || azure.outcome != NameOutcome::Resolved || judge_answer(azure, private, settings).is_some() {
+    // Only an answer can be a missing forwarder: a server that is silent
+    // or failing is down or unreachable, whatever Azure DNS knows.
+    let forwardable = matches!(verdict.code, Code::DnsPublicAnswer | Code::DnsNoPrivatelink | Code::DnsNxdomain);
+    if azure.outcome != NameOutcome::Resolved || judge_answer(azure, private, settings).is_some() {
         return None;
+    }
+    if !forwardable {
+        return Some(NameVerdict::new(
+            verdict.code,
+            format!(
+                "{}; Azure DNS ({}) answers {}: the zone is fine, the configured server is not answering",
+                verdict.evidence,
+                azure.resolver.map(|r| r.to_string()).unwrap_or_default(),
+                chain_text(azure)
+            ),
+        ));
     }
     Some(NameVerdict::new(
         Code::DnsCustomNoForwarder,

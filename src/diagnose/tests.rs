@@ -168,3 +168,23 @@ fn the_first_address_decides_and_the_others_are_named() {
     let public_first = names::judge_name(&with(&["203.0.113.9", "10.0.1.9"]), Some(kv), &s).unwrap();
     assert_eq!((public_first.code, public_first.works_today), (Code::DnsPublicAnswer, false));
 }
+
+/// A custom server that is down is a dead server, not a missing forwarder,
+/// even where Azure DNS knows the private answer.
+#[test]
+fn a_silent_custom_server_is_not_a_missing_forwarder() {
+    let plan = plan();
+    let kv = plan.endpoints.iter().find(|e| e.host == KV).unwrap();
+    let s = settings(true);
+    for outcome in [NameOutcome::Timeout, NameOutcome::ServerError("SERVFAIL".into())] {
+        let seen = NameObservation {
+            outcome: outcome.clone(),
+            addresses: vec![],
+            azure_answer: Some(Box::new(name(KV, "10.0.1.9", &[KV_LINK]))),
+            ..name(KV, "10.0.1.9", &[KV_LINK])
+        };
+        let v = names::judge_name(&seen, Some(kv), &s).unwrap();
+        assert_ne!(v.code, Code::DnsCustomNoForwarder, "{outcome:?}");
+        assert!(v.evidence.contains("the configured server is not answering"), "{}", v.evidence);
+    }
+}
