@@ -233,6 +233,14 @@ finding_codes! {
         docs: &[NET_DOC, TS_DOC],
         category: "User-defined routes",
     }
+    LocalDialFailed = "local-dial-failed" {
+        severity: ByNeed,
+        title: "This machine failed the connection before sending anything",
+        cause: "The operating system refused to open the socket or send the query or connection: a local firewall rule (iptables/nftables OUTPUT, a host-based firewall or security policy gives EPERM/EACCES), no file descriptors left for this process or machine (EMFILE/ENFILE: a low `ulimit -n`), or no socket buffers. Nothing reached the network, so nothing is known about the path itself.",
+        remedy: "Check this machine's own firewall (`iptables -S OUTPUT`, `nft list ruleset`, endpoint security software) and its limits (`ulimit -n`; raise it, or run amlnet with a lower --concurrency), then run the check again.",
+        docs: &[NET_DOC, TS_DOC],
+        category: "Other",
+    }
     UdpRejected = "udp-rejected" {
         severity: ByNeed,
         title: "UDP datagram rejected",

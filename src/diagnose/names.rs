@@ -70,7 +70,7 @@ fn outcome_words(outcome: &NameOutcome) -> Option<String> {
         NameOutcome::ChainTooLong(n) => format!("CNAME chain longer than {n} links"),
         NameOutcome::ServerError(c) => format!("server answered {c}"),
         NameOutcome::Timeout => "no DNS server answered".into(),
-        NameOutcome::Failed(e) => e.clone(),
+        NameOutcome::Failed(e) | NameOutcome::LocalError(e) => e.clone(),
         NameOutcome::DeadlineExceeded => "deadline reached".into(),
         NameOutcome::Interrupted => "interrupted".into(),
     })
@@ -157,6 +157,7 @@ fn judge_answer(
         NameOutcome::Resolved => return resolved_verdict(name, private, settings, &by),
         NameOutcome::Timeout => (Code::DnsTimeout, format!("no answer from {}", name.problems.join("; "))),
         NameOutcome::Failed(e) => (Code::DnsTimeout, e.clone()),
+        NameOutcome::LocalError(e) => (Code::LocalDialFailed, format!("DNS query not sent: {e}")),
         NameOutcome::DeadlineExceeded => (Code::RunDeadlineExceeded, "unfinished at the deadline".into()),
         NameOutcome::Interrupted => (Code::RunInterrupted, "interrupted before it finished".into()),
         NameOutcome::ServerError(code) => (Code::DnsServerError, server_error_words(name, code, &by)),

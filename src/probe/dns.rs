@@ -51,6 +51,16 @@ enum Reply {
     Silent { malformed: Option<String> },
     /// The server could not be asked (ICMP port unreachable, no route, ...).
     Unreachable(String),
+    /// This machine failed before sending (no descriptors, a local firewall rule, ...).
+    Local(String),
+}
+
+/// A socket error: this machine's own failure, or the server's.
+fn socket_error(e: std::io::Error) -> Reply {
+    match super::tcp::local_failure(&e) {
+        Some(why) => Reply::Local(why),
+        None => Reply::Unreachable(e.to_string()),
+    }
 }
 
 impl DnsClient {
@@ -109,6 +119,7 @@ impl DnsClient {
         let mut problems: Vec<String> = Vec::new();
         let mut passed_on = Vec::new();
         let mut malformed = None;
+        let mut local = None;
         let count = self.servers.len();
         // Once a reply is truncated, glibc asks every later server over TCP,
         // once each (res_send's `v_circuit`).
@@ -138,6 +149,10 @@ impl DnsClient {
                     }
                     Err(Reply::Silent { malformed: None }) => format!("{server}: no answer within {wait:?}"),
                     Err(Reply::Unreachable(e)) => format!("{server}: {e}"),
+                    Err(Reply::Local(e)) => {
+                        local = Some(format!("asking {server}: {e}"));
+                        format!("{server}: not asked: {e}")
+                    }
                     Err(Reply::Taken(_)) => continue,
                 };
                 if !problems.contains(&problem) {
@@ -148,7 +163,9 @@ impl DnsClient {
                 break;
             }
         }
-        let outcome = if !passed_on.is_empty() {
+        let outcome = if let Some(why) = local.filter(|_| passed_on.is_empty()) {
+            NameOutcome::LocalError(why)
+        } else if !passed_on.is_empty() {
             passed_on.dedup();
             NameOutcome::ServerError(passed_on.join(", "))
         } else if let Some(words) = malformed {
@@ -223,13 +240,13 @@ impl DnsClient {
         let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().unwrap_or(server);
         let socket = match UdpSocket::bind(bind).await {
             Ok(s) => s,
-            Err(e) => return (Reply::Unreachable(format!("no local socket: {e}")), false),
+            Err(e) => return (socket_error(e), false),
         };
         if let Err(e) = socket.connect(server).await {
-            return (Reply::Unreachable(e.to_string()), false);
+            return (socket_error(e), false);
         }
         if let Err(e) = socket.send(bytes).await {
-            return (Reply::Unreachable(e.to_string()), false);
+            return (socket_error(e), false);
         }
         let mut buf = vec![0u8; MAX_MESSAGE];
         let mut malformed = None;
@@ -239,7 +256,7 @@ impl DnsClient {
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                     return (Reply::Unreachable("port 53 closed (ICMP port unreachable)".into()), false);
                 }
-                Ok(Err(e)) => return (Reply::Unreachable(e.to_string()), false),
+                Ok(Err(e)) => return (socket_error(e), false),
                 Ok(Ok(len)) => len,
             };
             match read_reply(&buf[..len], query) {

@@ -115,6 +115,8 @@ pub enum NameOutcome {
     Timeout,
     /// No server could be asked.
     Failed(String),
+    /// This machine could not send the query (no descriptors, a local firewall rule, ...).
+    LocalError(String),
     /// The run's deadline came first.
     DeadlineExceeded,
     /// Ctrl-C or SIGTERM came first.
@@ -167,7 +169,9 @@ pub enum PathOutcome {
     UdpNoRejection,
     /// Not dialled, and why (no address, loopback-only guard).
     NotDialled(String),
-    /// Any other local error.
+    /// This machine failed the dial before anything was sent (EPERM, EMFILE, ...).
+    LocalError(String),
+    /// Any other error.
     Failed(String),
     /// The run's deadline came first.
     DeadlineExceeded,
