@@ -655,3 +655,56 @@ fn tls_faults_and_a_closed_udp_port_behind_real_dns_body() {
     assert_eq!(check(&r, "tcp:mcr.microsoft.com:443")["tcp_state"], "open");
     assert_eq!(check(&r, "udp:eastus.tundra.azureml.ms:5831")["udp_state"], "rejected");
 }
+
+#[test]
+fn proxy_only_network_public_names_are_the_proxy_s_to_resolve() {
+    sandbox::run(&SUITE, proxy_only_network_body);
+}
+
+/// The customer's DNS knows only the private-endpoint zones; the proxy
+/// resolves the Internet with a DNS server of its own.
+fn proxy_only_network_body() {
+    let plan = plan();
+    let mut net = Net::new("ponly");
+    let private_only: Vec<String> =
+        records(&plan, &[]).into_iter().filter(|r| r.contains("privatelink") || r.contains("10.231.1.")).collect();
+    net.dnsmasq(CUSTOMER_DNS, "customer", &private_only);
+    net.dnsmasq(AZURE_DNS, "internet", &records(&plan, &[]));
+    // The proxy's own resolver: `ip netns exec` gives tinyproxy this resolv.conf.
+    fs::write(Path::new("/etc/netns").join(&net.svc).join("resolv.conf"), format!("nameserver {AZURE_DNS}\n")).unwrap();
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    let mut public: Vec<&str> =
+        plan.endpoints.iter().filter(|e| e.expect == Expect::Public).map(|e| e.host.as_str()).collect();
+    public.dedup();
+    net.tinyproxy(8888, &public, None);
+    net.wait_for(&format!("{PROXY}:8888"));
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
+    net.wait_for(&format!("{AZURE_DNS}:53"));
+    let proxy = format!("http://{PROXY}:8888");
+    // Exactly the private-endpoint names bypass the proxy.
+    let mut bypass: Vec<String> = plan
+        .endpoints
+        .iter()
+        .filter(|e| e.expect == Expect::Private)
+        .map(|e| e.host.clone())
+        .chain(["10.231.0.0/16".into(), "168.63.129.16".into(), "169.254.169.254".into()])
+        .collect();
+    bypass.dedup();
+    let no_proxy = bypass.join(",");
+    let env = [("HTTPS_PROXY", proxy.as_str()), ("HTTP_PROXY", proxy.as_str()), ("NO_PROXY", no_proxy.as_str())];
+    let args = check_args(&ca, &["--skip", "repos", "--azure-dns", "127.0.0.1:9"]);
+    let o = net.amlnet(&env, &args);
+    let r = report(&o);
+    // Every public name failed here, and that is no finding: the proxy reached each one.
+    let login = check(&r, "dns:login.microsoftonline.com");
+    let words = login["error"].as_str().unwrap_or("");
+    assert!(words.contains("clients send login.microsoftonline.com to the proxy"), "{login}\n{:?}", findings(&r));
+    assert_eq!(login["status"], "pass", "{login}");
+    let path = check(&r, "tcp:login.microsoftonline.com:443");
+    assert_eq!((path["via_proxy"].as_str(), path["tls"]["verified"].as_bool()), (Some(proxy.as_str()), Some(true)));
+    // What is left: UDP to tundra, which no proxy carries and this DNS cannot resolve.
+    let left: Vec<(String, String, Vec<String>)> = findings(&r);
+    let tundra = vec![("warning".to_string(), "dns-server-error".to_string(), vec!["eastus.tundra.azureml.ms".into()])];
+    assert_eq!(left, tundra, "{}", stderr(&o));
+    assert_eq!(code(&o), 0);
+}

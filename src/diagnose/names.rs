@@ -22,11 +22,13 @@ impl NameVerdict {
     }
 }
 
-/// Judges one name and records its finding.
+/// Judges one name and records its finding; `proxied` says every path of
+/// the host goes through the proxy.
 pub(super) fn judge(
     name: &NameObservation,
     endpoints: &[&PlannedEndpoint],
     settings: &DiagnoseSettings,
+    proxied: bool,
     out: &mut Collector,
 ) -> NameCheck {
     let mut verdict = Verdict::pass(outcome_words(&name.outcome));
@@ -39,6 +41,16 @@ pub(super) fn judge(
     let Some(found) = judge_name(name, private, settings) else {
         return NameCheck { seen: name.clone(), verdict };
     };
+    // A name the clients only ever send to the proxy is resolved by the
+    // proxy: this machine's lookup failing is a note, and the proxy's
+    // answer on the path is the verdict.
+    if proxied && private.is_none() && is_lookup_failure(found.code) {
+        verdict.error = Some(format!(
+            "{}; not needed here: clients send {} to the proxy, which resolves it",
+            found.evidence, name.host
+        ));
+        return NameCheck { seen: name.clone(), verdict };
+    }
     let severity = found.code.severity(any_required(endpoints) && !found.works_today);
     verdict.code = Some(found.code);
     verdict.error = Some(found.evidence.clone());
@@ -57,6 +69,11 @@ pub(super) fn judge(
     let zone = private.and_then(|p| p.privatelink_zone.clone()).filter(|_| found.code.names_zone());
     out.add(found.code, severity, Hit { zone, ..Hit::new(&name.host, evidence) });
     NameCheck { seen: name.clone(), verdict }
+}
+
+/// The codes of a lookup that did not give an address.
+fn is_lookup_failure(code: Code) -> bool {
+    matches!(code, Code::DnsNxdomain | Code::DnsTimeout | Code::DnsServerError | Code::DnsNoAddress)
 }
 
 /// A DNS outcome in a few words, for the check.
