@@ -708,3 +708,44 @@ fn proxy_only_network_body() {
     assert_eq!(left, tundra, "{}", stderr(&o));
     assert_eq!(code(&o), 0);
 }
+
+#[test]
+fn a_refusing_first_nameserver_is_passed_over_as_glibc_does() {
+    sandbox::run(&SUITE, refusing_first_nameserver_body);
+}
+
+/// resolv.conf lists a dnsmasq with no data and no upstream (it answers
+/// REFUSED) before the healthy one: clients move on, and so does amlnet.
+fn refusing_first_nameserver_body() {
+    let plan = plan();
+    let mut net = Net::new("fail");
+    net.dnsmasq(AZURE_DNS, "empty", &[]);
+    net.dnsmasq(CUSTOMER_DNS, "customer", &records(&plan, &[]));
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
+    net.wait_for(&format!("{AZURE_DNS}:53"));
+    let resolv = Path::new("/etc/netns").join(&net.cli).join("resolv.conf");
+    fs::write(&resolv, format!("nameserver {AZURE_DNS}\nnameserver {CUSTOMER_DNS}\noptions timeout:1\n")).unwrap();
+    let args = check_args(&ca, &["--skip", "repos", "--azure-dns", "127.0.0.1:9"]);
+    let o = net.amlnet(&[], &args);
+    let r = report(&o);
+    assert_eq!(findings(&r), vec![], "{}", stderr(&o));
+    let kv = check(&r, "dns:kv-contoso-e2e.vault.azure.net");
+    assert_eq!(kv["resolver"], format!("{CUSTOMER_DNS}:53"), "{kv}");
+    // The same name, as glibc resolves it in this namespace.
+    let getent = Command::new("ip")
+        .args(["netns", "exec", &net.cli, "getent", "ahosts", "kv-contoso-e2e.vault.azure.net"])
+        .output()
+        .unwrap();
+    let first = String::from_utf8_lossy(&getent.stdout).split_whitespace().next().unwrap_or("").to_string();
+    assert_eq!(kv["addresses"][0], first.as_str(), "getent: {}", String::from_utf8_lossy(&getent.stderr));
+    // With the refusing server alone, both fail, and amlnet says how.
+    fs::write(&resolv, format!("nameserver {AZURE_DNS}\noptions timeout:1\n")).unwrap();
+    let o = net.amlnet(
+        &[],
+        &check_args(&ca, &["--skip", "tcp", "--skip", "udp", "--skip", "repos", "--azure-dns", "127.0.0.1:9"]),
+    );
+    let r = report(&o);
+    assert!(hosts_of(&r, "dns-server-error").contains(&"kv-contoso-e2e.vault.azure.net".to_string()));
+    assert_eq!(check(&r, "dns:kv-contoso-e2e.vault.azure.net")["error"], "REFUSED");
+}
