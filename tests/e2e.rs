@@ -749,3 +749,65 @@ fn refusing_first_nameserver_body() {
     assert!(hosts_of(&r, "dns-server-error").contains(&"kv-contoso-e2e.vault.azure.net".to_string()));
     assert_eq!(check(&r, "dns:kv-contoso-e2e.vault.azure.net")["error"], "REFUSED");
 }
+
+#[test]
+fn aaaa_answers_and_several_addresses_as_the_client_orders_them() {
+    sandbox::run(&SUITE, aaaa_and_several_addresses_body);
+}
+
+/// Key Vault's privatelink name answers a private and a public address;
+/// blob's answers only AAAA. The mixed answer is a warning naming both; an
+/// AAAA-only private answer is no error; glibc sees the same addresses.
+fn aaaa_and_several_addresses_body() {
+    let plan = plan();
+    let kv = "kv-contoso-e2e.vault.azure.net";
+    let blob = "stcontosoe2e.blob.core.windows.net";
+    let kv_link = "kv-contoso-e2e.privatelink.vaultcore.azure.net";
+    let blob_link = "stcontosoe2e.privatelink.blob.core.windows.net";
+    let mut recs: Vec<String> = records(&plan, &[])
+        .into_iter()
+        .filter(|r| {
+            !r.starts_with(&format!("host-record={kv_link},")) && !r.starts_with(&format!("host-record={blob_link},"))
+        })
+        .collect();
+    recs.push(format!("host-record={kv_link},203.0.113.250"));
+    recs.push(format!("host-record={kv_link},10.231.1.250"));
+    recs.push(format!("host-record={blob_link},fd00:231::9"));
+    let mut net = Net::new("aaaa");
+    net.dnsmasq(CUSTOMER_DNS, "customer", &recs);
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
+    let o = net.amlnet(&[], &check_args(&ca, &["--skip", "repos", "--azure-dns", "127.0.0.1:9"]));
+    let r = report(&o);
+    let getent = |name: &str| {
+        let o = Command::new("ip").args(["netns", "exec", &net.cli, "getent", "ahosts", name]).output().unwrap();
+        let mut seen: Vec<String> = Vec::new();
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            let addr = line.split_whitespace().next().unwrap_or("").to_string();
+            if !seen.contains(&addr) {
+                seen.push(addr);
+            }
+        }
+        seen
+    };
+    // dnsmasq rotates the order of the two addresses, and glibc keeps the
+    // server's order (they tie under RFC 6724): the client's first address
+    // varies, so the two sets are compared, and amlnet dials its answer's first.
+    let kv_check = check(&r, &format!("dns:{kv}"));
+    let mut glibc = getent(kv);
+    glibc.sort();
+    let mut ours: Vec<String> =
+        kv_check["addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+    let first = ours[0].clone();
+    ours.sort();
+    assert_eq!(ours, glibc, "{kv_check}");
+    assert_eq!(check(&r, &format!("tcp:{kv}:443"))["dialled"], format!("{first}:443"));
+    let words = kv_check["error"].as_str().unwrap_or("");
+    assert!(words.contains("203.0.113.250 (public)") && words.contains("10.231.1.250 (private)"), "{kv_check}");
+    let f: Vec<_> = findings(&r).into_iter().filter(|f| f.2.contains(&kv.to_string())).collect();
+    assert_eq!(f, vec![("warning".into(), "dns-public-answer".into(), vec![kv.to_string()])]);
+    let blob_check = check(&r, &format!("dns:{blob}"));
+    assert_eq!(blob_check["addresses"], serde_json::json!(["fd00:231::9"]), "{blob_check}");
+    assert_eq!(blob_check["status"], "pass", "{blob_check}");
+    assert_eq!(getent(blob), vec!["fd00:231::9".to_string()]);
+}

@@ -226,34 +226,33 @@ fn resolved_verdict(
     let zone = private?.privatelink_zone.as_deref().unwrap_or("privatelink");
     let through_zone = name.cname_chain.iter().any(|c| c == zone || c.ends_with(&format!(".{zone}")));
     let through_any = through_zone || name.cname_chain.iter().any(|c| c.split('.').any(|l| l == "privatelink"));
-    // Clients use the first address (IPv4 before IPv6, then in answer
-    // order; the dial goes there too); the others are named when they differ.
-    let first = classes.first().copied().unwrap_or(AddressClass::Public);
-    let others: Vec<String> = name
-        .addresses
-        .iter()
-        .zip(&classes)
-        .skip(1)
-        .filter(|(_, c)| **c != first)
-        .map(|(a, c)| format!("{a} ({})", class_words(*c)))
-        .collect();
-    let by = &if others.is_empty() {
-        by.to_string()
+    // A client connects to the first address of its answer (IPv4 before
+    // IPv6 here; glibc's RFC 6724 sort ties on addresses of one family and
+    // scope), and servers rotate that order (dnsmasq, Azure DNS): with
+    // private and public addresses in one answer, some connections leave
+    // the private endpoint. All public is an error; mixed is a warning.
+    let public = classes.iter().filter(|c| **c == AddressClass::Public).count();
+    let mixed = public > 0 && public < classes.len();
+    let first = if public == classes.len() { AddressClass::Public } else { AddressClass::Private };
+    let by = &if mixed {
+        let listed: Vec<String> =
+            name.addresses.iter().zip(&classes).map(|(a, c)| format!("{a} ({})", class_words(*c))).collect();
+        format!("{by}; the answer mixes {}, and its order rotates", listed.join(", "))
     } else {
-        format!("{by}; clients use {} first, the answer also holds {}", name.addresses[0], others.join(", "))
+        by.to_string()
     };
+    if mixed && through_any {
+        let evidence = format!("{chain}{by}: some connections go to the public address");
+        return Some(NameVerdict { code: Code::DnsPublicAnswer, evidence, works_today: true });
+    }
     let (code, evidence) = if first == AddressClass::Public && through_any {
         (Code::DnsPublicAnswer, format!("{chain}{by}: went through the privatelink CNAME, ended public"))
     } else if first == AddressClass::Public {
         (Code::DnsNoPrivatelink, format!("{chain}{by}: no privatelink CNAME (expected one in {zone})"))
-    } else if first == AddressClass::OutsideVnet {
+    } else if classes.contains(&AddressClass::OutsideVnet) {
         (Code::DnsOutsideVnet, format!("{chain}{by}: private, but outside every --vnet-cidr"))
     } else if !through_any {
         (Code::DnsZoneOverride, format!("{chain}{by}: private address without the privatelink CNAME (expected {zone})"))
-    } else if !others.is_empty() {
-        // It works today (the first address is the private one): a warning.
-        let evidence = format!("{chain}{by}: a client that moves on to the next address leaves the private endpoint");
-        return Some(NameVerdict { code: Code::DnsPublicAnswer, evidence, works_today: true });
     } else {
         return None;
     };
