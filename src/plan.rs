@@ -77,9 +77,12 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Expands `catalogue` for `target`.
+    /// Expands `catalogue` for a target that is not read from a workspace
+    /// document (the lab's, a test's): no facts, and no notes for a reader.
     pub fn build(catalogue: &Catalogue, target: &Target) -> Plan {
-        Plan::build_for(catalogue, target, &Facts::default())
+        let mut plan = Plan::build_for(catalogue, target, &Facts::default());
+        plan.notes.clear();
+        plan
     }
 
     /// Expands `catalogue` for `target`, as what the workspace document
