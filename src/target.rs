@@ -547,7 +547,7 @@ fn apply_hub(target: &mut Target, facts: &mut Facts, source: &str, text: &str) -
         facts.kind = Some("project".into());
     }
     if filled && facts.hub_names_from.is_none() {
-        facts.hub_names_from = Some(format!("the hub's document ({source})"));
+        facts.hub_names_from = Some(format!("the hub's document given with {source}"));
     }
     facts.no_registry = target.container_registry.is_none() && hub_facts.no_registry;
     target.sources.push(source.to_string());
