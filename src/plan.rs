@@ -259,7 +259,9 @@ fn notes(catalogue: &Catalogue, target: &Target, facts: &Facts, endpoints: &[Pla
         let dropped = if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             String::new()
         } else {
-            format!(" (the characters of '{name}' that are not letters, digits or '-' were dropped, which no public sample confirms)")
+            format!(
+                " (the characters of '{name}' that are not letters, digits or '-' were dropped, which no public sample confirms)"
+            )
         };
         notes.push(format!(
             "the notebooks host {host} is derived from the workspace name, region and GUID, not read from the workspace: a guess{dropped}; the real one: az resource show --ids <workspace ARM id> --query properties.notebookInfo.fqdn -o tsv"

@@ -416,10 +416,13 @@ pub fn read_workspace_json(text: &str) -> Result<(Target, Facts)> {
         t.container_registry = str_at(props, "containerRegistry")?
             .map(|id| name_from_arm_id("properties.containerRegistry", &id))
             .transpose()?;
+        if t.container_registry.is_none() {
+            t.container_registry = names_in_array(props, "containerRegistries")?.into_iter().next();
+        }
         t.app_insights = str_at(props, "applicationInsights")?
             .map(|id| name_from_arm_id("properties.applicationInsights", &id))
             .transpose()?;
-        registry_field_present = props.get("containerRegistry").is_some();
+        registry_field_present = props.get("containerRegistry").is_some() || props.get("containerRegistries").is_some();
         match props.get("notebookInfo") {
             // Absent (an older or trimmed document): the host is derived, and the plan says it is a guess.
             None => {}
@@ -484,7 +487,8 @@ pub fn read_workspace_json(text: &str) -> Result<(Target, Facts)> {
             "the workspace is a hub: its document names no notebooks host (each of its projects has its own), and amlnet does not invent one".into(),
         );
     }
-    if facts.is_project() && (!t.storage_accounts.is_empty() || t.key_vault.is_some() || t.container_registry.is_some()) {
+    if facts.is_project() && (!t.storage_accounts.is_empty() || t.key_vault.is_some() || t.container_registry.is_some())
+    {
         facts.hub_names_from = Some("the project's own document".into());
     }
     facts.no_registry = registry_field_present && t.container_registry.is_none();
@@ -510,7 +514,9 @@ fn apply_hub(target: &mut Target, facts: &mut Facts, source: &str, text: &str) -
     hub.validate(Origin::Document).with_context(|| source.to_string())?;
     let hub_name = hub.workspace_name.clone().unwrap_or_default();
     if !target.sources.is_empty() && !facts.is_project() {
-        bail!("{source}: --hub-json is for a project (kind Project with a hubResourceId), and the workspace is not one");
+        bail!(
+            "{source}: --hub-json is for a project (kind Project with a hubResourceId), and the workspace is not one"
+        );
     }
     if let Some(kind) = hub_facts.kind.as_deref().filter(|k| *k != "hub") {
         bail!("{source}: '{hub_name}' is a {kind} workspace, not a hub");
@@ -653,6 +659,48 @@ mod tests {
                 "properties":{"storageAccounts":[42]}}"#,
         );
         assert!(bad.unwrap_err().to_string().contains("properties.storageAccounts"));
+    }
+
+    /// Real `notebookInfo.fqdn` values (tests/fixtures/workspaces/README.md
+    /// names their sources): the derived label must be Azure's.
+    #[test]
+    fn notebook_label_matches_real_samples() {
+        let samples = [
+            (
+                "mlworkspace-portal02",
+                "eastus",
+                "03ce50c0-2e18-48ad-9e4a-ca338f571072",
+                "ml-mlworkspace-port-eastus-03ce50c0-2e18-48ad-9e4a-ca338f571072",
+            ),
+            (
+                "mlw-mlops-stg-weu-01",
+                "westeurope",
+                "9332539b-ef8b-4cb9-8fc1-22af35747521",
+                "ml-mlw-mlops-st-westeurope-9332539b-ef8b-4cb9-8fc1-22af35747521",
+            ),
+            (
+                "acctest5076",
+                "westeurope",
+                "130c4f07-5479-452c-b3b8-e65da97aa0a5",
+                "ml-acctest5076-westeurope-130c4f07-5479-452c-b3b8-e65da97aa0a5",
+            ),
+            (
+                "myworkspace",
+                "eastus",
+                "fb7e20a0-8891-458b-b969-55ddb3382f51",
+                "ml-myworkspace-eastus-fb7e20a0-8891-458b-b969-55ddb3382f51",
+            ),
+        ];
+        for (name, region, id, label) in samples {
+            assert_eq!(derived_notebook_label(name, region, id), label, "{name}");
+        }
+        // Not from a sample: `_` is dropped before the cut, so the cut falls
+        // where the name without it reaches 63.
+        let label = derived_notebook_label("My_Work_Space_Name", "eastus", "03ce50c0-2e18-48ad-9e4a-ca338f571072");
+        assert_eq!(label, "ml-myworkspacename-eastus-03ce50c0-2e18-48ad-9e4a-ca338f571072");
+        let label =
+            derived_notebook_label("a_b_c_d_e_f_g_h_i_j_k_l_m_n", "westeurope", "9332539b-ef8b-4cb9-8fc1-22af35747521");
+        assert_eq!(label, "ml-abcdefghijkl-westeurope-9332539b-ef8b-4cb9-8fc1-22af35747521");
     }
 
     #[test]

@@ -32,8 +32,15 @@ fn summary(p: &Value) -> String {
     let t = &p["target"];
     let mut out = format!(
         "target: cloud={} region={} id={} name={} storage={} key_vault={} acr={} app_insights={} notebook_host={}\n",
-        t["cloud"], t["region"], t["workspace_id"], t["workspace_name"], t["storage_accounts"], t["key_vault"],
-        t["container_registry"], t["app_insights"], t["notebook_host"]
+        t["cloud"],
+        t["region"],
+        t["workspace_id"],
+        t["workspace_name"],
+        t["storage_accounts"],
+        t["key_vault"],
+        t["container_registry"],
+        t["app_insights"],
+        t["notebook_host"]
     );
     for n in p["notes"].as_array().unwrap() {
         out.push_str(&format!("note: {}\n", n.as_str().unwrap()));
