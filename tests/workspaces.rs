@@ -1,7 +1,7 @@
 //! The workspace fixture set (`tests/fixtures/workspaces/`, its README says
 //! where each shape is documented): one document in each shape amlnet
 //! accepts, each with the plan it must give. The whole plan of each is an
-//! insta snapshot (`tests/snapshots/workspaces__*.snap`); the assertions
+//! insta snapshot (`tests/fixtures/workspaces/plans/*.snap`); the assertions
 //! here name what each case is about. `amlnet plan` sends no traffic.
 
 mod util;
@@ -88,8 +88,12 @@ fn notes(p: &Value) -> String {
     p["notes"].as_array().into_iter().flatten().map(|n| n.as_str().unwrap()).collect::<Vec<_>>().join("\n")
 }
 
+/// The plan's summary against `tests/fixtures/workspaces/plans/<name>.snap`,
+/// beside the documents (tests/snapshots/ holds reports only).
 fn snapshot(name: &str, p: &Value) {
-    insta::assert_snapshot!(name, summary(p));
+    insta::with_settings!({ snapshot_path => "fixtures/workspaces/plans", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(name, summary(p));
+    });
 }
 
 /// CLI v2: no GUID (given as a flag), no `notebookInfo`: the notebooks host is
