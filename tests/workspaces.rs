@@ -270,3 +270,29 @@ fn a_clouds_toml_given_with_probes_knows_regions() {
     let p: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(!notes(&p).contains("marsnorth"), "{}", notes(&p));
 }
+
+/// A check report carries the plan's notes in `environment.notes` (a run
+/// restricted to this machine's settings: nothing is sent).
+#[test]
+fn a_check_report_carries_the_plan_notes() {
+    let path = fixture("hub-2024.json");
+    let o = run(&[
+        "check",
+        "--workspace-json",
+        &path,
+        "--only",
+        "local",
+        "--dns-server",
+        "127.0.0.1:9",
+        "--bashrc",
+        "/dev/null",
+        "--output",
+        "json",
+        "--deadline",
+        "10s",
+    ]);
+    assert!(code(&o) == 0 || code(&o) == 1, "{}", stderr(&o));
+    let r: Value = serde_json::from_str(&stdout(&o)).expect("report JSON");
+    let notes = r["environment"]["notes"].to_string();
+    assert!(notes.contains("managed network (AllowInternetOutbound)"), "{notes}");
+}
