@@ -296,3 +296,21 @@ fn a_check_report_carries_the_plan_notes() {
     let notes = r["environment"]["notes"].to_string();
     assert!(notes.contains("managed network (AllowInternetOutbound)"), "{notes}");
 }
+
+/// `--hub-json` that is not the project's hub, not a hub, or not given to a
+/// project is one line and exit 2, naming the flag.
+#[test]
+fn hub_json_bad_input_is_exit_2() {
+    let project = fixture("project-2024.json");
+    let cases = [
+        (project.clone(), fixture("arm-get.json"), "is a default workspace, not a hub"),
+        (fixture("arm-get.json"), fixture("hub-2024.json"), "is for a project"),
+        (project, "/nonexistent/hub.json".to_string(), "--hub-json /nonexistent/hub.json"),
+    ];
+    for (ws, hub, needle) in cases {
+        let o = run(&["plan", "--workspace-json", &ws, "--hub-json", &hub]);
+        assert_eq!(code(&o), 2, "{hub}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(needle) && err.contains("--hub-json") && err.lines().count() == 1, "{err}");
+    }
+}
