@@ -235,8 +235,9 @@ fn notes(catalogue: &Catalogue, target: &Target, facts: &Facts, endpoints: &[Pla
     let mut notes = facts.notes.clone();
     if facts.is_project() {
         let hub = facts.hub_id.as_deref().map(|id| id.trim_end_matches('/').rsplit('/').next().unwrap_or(id));
-        let hub = hub.map(|h| format!(" '{h}'")).unwrap_or_default();
-        notes.push(match &facts.hub_names_from {
+        // The hub's id and the file it came from are the user's text: printable only.
+        let hub = hub.map(|h| format!(" '{}'", crate::term::escape_for_terminal(h))).unwrap_or_default();
+        notes.push(match facts.hub_names_from.as_deref().map(crate::term::escape_for_terminal) {
             Some(from) => format!(
                 "this workspace is a project of the hub{hub}: it uses the hub's storage account, Key Vault, container registry and private endpoints, so the storage, Key Vault and registry names planned are the hub's (from {from}); the project's own API and notebooks names resolve through the hub's private endpoint"
             ),

@@ -524,7 +524,10 @@ fn apply_hub(target: &mut Target, facts: &mut Facts, source: &str, text: &str) -
     if let Some(id) = &facts.hub_id {
         let expected = id.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
         if !hub_name.is_empty() && !expected.eq_ignore_ascii_case(&hub_name) {
-            bail!("{source}: this is workspace '{hub_name}', but the project's hub is '{expected}' (hubResourceId)");
+            bail!(
+                "{source}: this is workspace '{hub_name}', but the project's hub is '{}' (hubResourceId)",
+                crate::term::escape_for_terminal(expected)
+            );
         }
     }
     let mut filled = false;
