@@ -216,9 +216,11 @@ impl Target {
             self.workspace_id = Some(id);
         }
         // Whether the region is one the cloud has is judged against the
-        // catalogue's table afterwards; here only that it can be a DNS label.
+        // catalogue's table afterwards; here only that it can be one: letters
+        // and digits, and short enough that the notebooks host still fits
+        // (the longest region today has 18 characters).
         if let Some(region) = &self.region
-            && (region.is_empty() || region.len() > 40 || !region.bytes().all(|b| b.is_ascii_alphanumeric()))
+            && (region.is_empty() || region.len() > 22 || !region.bytes().all(|b| b.is_ascii_alphanumeric()))
         {
             bail!(
                 "{}: unknown region '{}' (expected a name such as eastus: letters and digits; `az account list-locations -o table` lists them)",
