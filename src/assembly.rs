@@ -24,7 +24,7 @@ use crate::net::{AZURE_DNS, AddressPolicy, MAX_NAMESERVERS, ResolverRules};
 use crate::plan::Plan;
 use crate::probe::{ConnectTo, ProxyRoute, RunSettings, TrustStore};
 use crate::report::Environment;
-use crate::target::{Target, TargetFlags};
+use crate::target::{Facts, Target, TargetFlags};
 
 /// The areas of `--skip` and `--only`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -84,19 +84,51 @@ pub struct TargetInput {
     pub flags: TargetFlags,
     /// `--probes DIR`.
     pub probes: Option<PathBuf>,
+    /// `--hub-json FILE`: a project's hub, for the names the project uses.
+    pub hub_json: Option<PathBuf>,
+}
+
+/// A resolved target with what its document says and the catalogue to plan it from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The workspace.
+    pub target: Target,
+    /// Its shape: hub or project, managed network, notebooks host.
+    pub facts: Facts,
+    /// The built-in catalogue plus `--probes`.
+    pub catalogue: Catalogue,
+}
+
+impl Loaded {
+    /// The plan for this target, its host names checked.
+    pub fn plan(&self) -> Result<Plan> {
+        Plan::build_checked_for(&self.catalogue, &self.target, &self.facts)
+    }
 }
 
 /// Reads the catalogue and the workspace description, then resolves the
-/// target (flags over JSON over a compute instance's environment).
-pub fn load_target(input: &TargetInput) -> Result<(Target, Catalogue)> {
+/// target (flags over JSON over a compute instance's environment); the
+/// catalogue's cloud table (with a `--probes` `clouds.toml`) judges the region.
+pub fn load_target(input: &TargetInput) -> Result<Loaded> {
     let catalogue = match &input.probes {
         Some(dir) => Catalogue::with_extra_dir(dir)?,
         None => Catalogue::builtin().clone(),
     };
     let json = input.workspace_json.as_deref().map(crate::input::read_workspace_json).transpose()?;
+    let hub = match &input.hub_json {
+        Some(path) => {
+            let text = crate::input::read_input_file(path, "--hub-json")?;
+            Some((format!("--hub-json {}", path.display()), text))
+        }
+        None => None,
+    };
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let target = Target::resolve(json.as_ref().map(|(s, t)| (s.as_str(), t.as_str())), &input.flags, &env)?;
-    Ok((target, catalogue))
+    let (target, facts) = Target::resolve_with(as_pair(&json), as_pair(&hub), &input.flags, &env, &catalogue)?;
+    Ok(Loaded { target, facts, catalogue })
+}
+
+fn as_pair(x: &Option<(String, String)>) -> Option<(&str, &str)> {
+    x.as_ref().map(|(s, t)| (s.as_str(), t.as_str()))
 }
 
 /// How long and how wide a run may be.
@@ -193,7 +225,7 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
         resolv_conf: machine.resolv.clone(),
         uses_azure_dns,
         machine_read: !machine.simulated,
-        notes: notes(options, &machine, &proxy),
+        notes: plan.notes.iter().cloned().chain(notes(options, &machine, &proxy)).collect(),
         address_rule: None,
     };
     let diagnose = DiagnoseSettings {
