@@ -323,7 +323,16 @@ fn notes(options: &RunOptions, machine: &Machine, proxy: &ProxySettings) -> Vec<
 /// What a run will use, one fact a line, every value masked: `--verbose`.
 pub fn describe(request: &CheckRequest) -> Vec<String> {
     let (run, env) = (&request.run, &request.environment);
-    let mut lines = vec![format!("resolvers {} (from {})", env.resolvers.join(", "), env.resolvers_source)];
+    let rules = &run.dns_rules;
+    let mut lines = vec![format!(
+        "resolvers {} (from {}), asked as glibc does: {} s a try, {} round(s){}{}",
+        env.resolvers.join(", "),
+        env.resolvers_source,
+        rules.timeout.as_secs(),
+        rules.attempts,
+        if rules.rotate { ", rotate" } else { "" },
+        if rules.tcp_only { ", TCP only" } else { "" },
+    )];
     match run.azure_dns {
         Some(a) => lines.push(format!("Azure DNS {a} is asked too for private names answered badly")),
         None => lines.push("Azure DNS is not asked (the resolver is Azure DNS, or the run is loopback-only)".into()),
