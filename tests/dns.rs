@@ -105,6 +105,13 @@ fn aaaa_only_long_chains_and_several_addresses() {
     assert_eq!(addrs(&long), ["10.1.0.8"]);
     let mixed = resolve(&[&healthy], quick(), "mixed.t.test");
     assert_eq!(addrs(&mixed), ["10.1.0.7", "203.0.113.7"]);
+    // The server stops at a CNAME: clients get no address, whatever its target has.
+    let stub = resolve(&[&healthy], quick(), "stub.t.test");
+    assert_eq!(stub.outcome, NameOutcome::NoAddress, "{stub:?}");
+    assert!(
+        stub.problems.iter().any(|p| p.contains("does not follow the CNAME") && p.contains("10.1.0.5")),
+        "{stub:?}"
+    );
     let nx = resolve(&[&healthy], quick(), "nx.t.test");
     assert_eq!(nx.outcome, NameOutcome::NxDomain { missing: "nx.t.test".into() });
 }
@@ -243,7 +250,8 @@ fn glibc_and_amlnet_end_alike_body() {
         ("three refusing, healthy fourth (MAXNS)".into(), format!("{}{}{}{healthy}{quick}", at(3), at(4), at(5))),
         ("two attempts over a silent server".into(), format!("{}options timeout:1 attempts:2\n", at(6))),
     ];
-    let hosts = ["ok.t.test", "both.t.test", "v6only.t.test", "mixed.t.test", "long.t.test", "nx.t.test"];
+    let hosts =
+        ["ok.t.test", "both.t.test", "v6only.t.test", "mixed.t.test", "long.t.test", "nx.t.test", "stub.t.test"];
     let mut compared = 0;
     let mut disagreements = Vec::new();
     for (label, text) in &cases {

@@ -189,7 +189,10 @@ fn judge_answer(
         NameOutcome::NxDomain { missing } => {
             (Code::DnsNxdomain, format!("{}: {missing} does not exist{by}", chain_text(name)))
         }
-        NameOutcome::NoAddress => (Code::DnsNoAddress, format!("{}: no A record{by}", chain_text(name))),
+        NameOutcome::NoAddress if name.problems.iter().any(|p| p.contains("does not follow the CNAME")) => {
+            (Code::DnsNoAddress, format!("{}: no address{by}; {}", chain_text(name), name.problems.join("; ")))
+        }
+        NameOutcome::NoAddress => (Code::DnsNoAddress, format!("{}: no A or AAAA record{by}", chain_text(name))),
         NameOutcome::CnameLoop => (Code::DnsNoAddress, format!("{}: CNAME loop, no address{by}", chain_text(name))),
     };
     Some(NameVerdict::new(code, evidence))

@@ -134,6 +134,7 @@ impl DnsClient {
                 let problem = match reply {
                     Ok((a, aaaa)) => {
                         let mut obs = self.conclude(server, host, a, aaaa, wait).await;
+                        problems.append(&mut obs.problems);
                         obs.problems = problems;
                         obs.elapsed = started.elapsed();
                         return obs;
@@ -295,8 +296,13 @@ impl DnsClient {
         let (mut chain, mut end, mut looped) = follow(&start, &start, &records, Vec::new());
         let mut nx = code == ResponseCode::NXDomain;
         let mut addresses = addresses_of(&end, &records);
+        // The server stopped on a CNAME whose target it did not give. glibc
+        // takes that as it is: no address. The rest of the chain is asked
+        // for here only to say where it breaks; it is not what clients get.
+        let stopped_at = (addresses.is_empty() && !nx && !looped && !chain.is_empty()).then(|| end.clone());
         let mut chased = 0;
-        while addresses.is_empty() && !nx && !looped && !chain.is_empty() {
+        let mut chased_to = Vec::new();
+        while stopped_at.is_some() && chased_to.is_empty() && !nx && !looped {
             if chased == MAX_CHASE {
                 let outcome = NameOutcome::ChainTooLong(MAX_CHASE);
                 return NameObservation {
@@ -317,11 +323,21 @@ impl DnsClient {
             }
             let (c, e, l) = follow(&start, &end, &more, chain);
             (chain, end, looped) = (c, e, l);
-            addresses = addresses_of(&end, &more);
+            chased_to = addresses_of(&end, &more);
             if a2.metadata.response_code != ResponseCode::NoError && !nx {
                 let outcome = NameOutcome::ServerError(code_words(a2.metadata.response_code));
                 return NameObservation { cname_chain: chain, ..observation(host, Some(server), outcome, started) };
             }
+        }
+        let mut problems = Vec::new();
+        if let (Some(stop), false) = (&stopped_at, chased_to.is_empty()) {
+            let found: Vec<String> = chased_to.iter().map(|a| a.to_string()).collect();
+            problems.push(format!(
+                "{server} answered only as far as {}: it does not follow the CNAME, so clients get no address (asked directly, {} has {})",
+                escape_for_terminal(stop),
+                escape_for_terminal(&end),
+                found.join(", ")
+            ));
         }
         let outcome = if looped {
             NameOutcome::CnameLoop
@@ -332,7 +348,7 @@ impl DnsClient {
         } else {
             NameOutcome::NoAddress
         };
-        NameObservation { cname_chain: chain, addresses, ..observation(host, Some(server), outcome, started) }
+        NameObservation { cname_chain: chain, addresses, problems, ..observation(host, Some(server), outcome, started) }
     }
 }
 

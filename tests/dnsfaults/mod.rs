@@ -52,6 +52,8 @@ pub fn zone(name: &str, rtype: RecordType) -> Option<Vec<Record>> {
         "ok.t.test" => vec![a("ok.t.test.", [10, 1, 0, 5])],
         "v6only.t.test" => vec![aaaa("v6only.t.test.", v6(5))],
         "both.t.test" => vec![a("both.t.test.", [10, 1, 0, 6]), aaaa("both.t.test.", v6(6))],
+        // A CNAME whose target the server leaves out, as a server that does not follow it does.
+        "stub.t.test" => vec![cname("stub.t.test.", "ok.t.test.")],
         "mixed.t.test" => vec![a("mixed.t.test.", [10, 1, 0, 7]), a("mixed.t.test.", [203, 0, 113, 7])],
         "long.t.test" => {
             // Fourteen links in one answer, as a recursive server returns them.
