@@ -295,7 +295,7 @@ impl DnsClient {
         let start = normalise(host);
         let (mut chain, mut end, mut looped) = follow(&start, &start, &records, Vec::new());
         let mut nx = code == ResponseCode::NXDomain;
-        let mut addresses = addresses_of(&end, &records);
+        let addresses = addresses_of(&end, &records);
         // The server stopped on a CNAME whose target it did not give. glibc
         // takes that as it is: no address. The rest of the chain is asked
         // for here only to say where it breaks; it is not what clients get.
