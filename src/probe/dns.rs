@@ -484,17 +484,7 @@ fn code_words(code: ResponseCode) -> String {
 }
 
 fn observation(host: &str, resolver: Option<SocketAddr>, outcome: NameOutcome, started: Instant) -> NameObservation {
-    NameObservation {
-        host: host.to_string(),
-        resolver,
-        outcome,
-        cname_chain: Vec::new(),
-        addresses: Vec::new(),
-        elapsed: started.elapsed(),
-        problems: Vec::new(),
-        pinned: None,
-        azure_answer: None,
-    }
+    NameObservation { resolver, ..NameObservation::new(host, outcome, started.elapsed()) }
 }
 
 /// An ending in a few words, for the notes of a rotating resolver.

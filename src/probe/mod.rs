@@ -91,6 +91,23 @@ pub struct NameObservation {
     pub azure_answer: Option<Box<NameObservation>>,
 }
 
+impl NameObservation {
+    /// An observation of `host` with `outcome` and nothing else yet.
+    pub fn new(host: &str, outcome: NameOutcome, elapsed: Duration) -> NameObservation {
+        NameObservation {
+            host: host.to_string(),
+            resolver: None,
+            outcome,
+            cname_chain: Vec::new(),
+            addresses: Vec::new(),
+            elapsed,
+            problems: Vec::new(),
+            pinned: None,
+            azure_answer: None,
+        }
+    }
+}
+
 /// A DNS verdict.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NameOutcome {
@@ -357,19 +374,12 @@ async fn probe_name(
         }
         obs
     };
-    bound.run(work).await.unwrap_or_else(|cut| NameObservation {
-        host: host.to_string(),
-        resolver: None,
-        outcome: match cut {
+    bound.run(work).await.unwrap_or_else(|cut| {
+        let outcome = match cut {
             Cut::Deadline => NameOutcome::DeadlineExceeded,
             Cut::Interrupt => NameOutcome::Interrupted,
-        },
-        cname_chain: Vec::new(),
-        addresses: Vec::new(),
-        elapsed: started.elapsed(),
-        problems: Vec::new(),
-        pinned: None,
-        azure_answer: None,
+        };
+        NameObservation::new(host, outcome, started.elapsed())
     })
 }
 
