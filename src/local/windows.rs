@@ -189,7 +189,8 @@ pub fn winhttp_from_registry(value: &[u8]) -> Result<WindowsProxy, String> {
         let bytes = value.get(at + 4..).and_then(|rest| rest.get(..len)).ok_or_else(|| {
             format!("WinHttpSettings: a length of {len} at byte {at} runs past its {} bytes", value.len())
         })?;
-        Ok((String::from_utf8_lossy(bytes).into_owned(), at + 4 + len))
+        // Some writers count a terminating NUL in the length.
+        Ok((String::from_utf8_lossy(bytes).trim_end_matches('\0').to_string(), at + 4 + len))
     };
     let flags = dword(8)?;
     let (server, next) = text(12)?;
@@ -416,13 +417,13 @@ impl WindowsMachine {
                 })
                 .collect();
             let bypass = if p.bypass.is_empty() { String::new() } else { format!(", bypass {}", p.bypass.join(";")) };
-            format!("{}{bypass}", servers.join(";"))
+            crate::term::escape_for_terminal(&format!("{}{bypass}", servers.join(";")))
         };
         if !self.internet.servers.is_empty() {
             let used = if env_has_proxy {
                 "not used by pip or az here: the environment's proxy variables take precedence"
             } else {
-                "used by pip, conda and az, since the environment sets no proxy variable; probed as such"
+                "what pip, conda and az use here, since the environment sets no proxy variable; judged as theirs"
             };
             notes.push(format!("Windows Internet settings: proxy {} ({used})", describe(&self.internet)));
             let odd = self.internet.untranslated();
@@ -628,6 +629,8 @@ mod tests {
         let good = winhttp_bytes(3, "10.0.0.5:3128", "");
         assert!(winhttp_from_registry(&good[..6]).is_err());
         assert!(winhttp_from_registry(&good[..20]).unwrap_err().contains("runs past"));
+        let with_nul = winhttp_from_registry(&winhttp_bytes(3, "10.0.0.5:3128\0", "")).unwrap();
+        assert_eq!(with_nul.server_for("https"), Some("10.0.0.5:3128"), "a counted NUL is not part of the name");
         let mut huge = good.clone();
         huge[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(winhttp_from_registry(&huge).is_err());
@@ -719,7 +722,7 @@ mod tests {
         );
         assert_eq!(proxy.no_proxy, ".contoso.com,.privatelink.api.azureml.ms");
         let notes = w.proxy_notes(false).join("\n");
-        assert!(notes.contains("probed as such"), "{notes}");
+        assert!(notes.contains("judged as theirs"), "{notes}");
         assert!(notes.contains("PAC file") && !notes.contains("s3cret"), "the PAC URL's query is masked: {notes}");
         assert!(notes.contains("WinHTTP proxy (Windows services; not pip or az): 10.0.0.5:3128, bypass <local>, not the Internet settings' proxy"), "{notes}");
         assert!(w.proxy_notes(true).join("\n").contains("take precedence"));
