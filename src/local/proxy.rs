@@ -117,45 +117,390 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Whether `client` sends a request for `host` directly, given `no_proxy`.
+/// Whether `client` sends an `https://` request for `host` (no explicit
+/// port) directly, given the `NO_PROXY` value it reads. `host` is a name, an
+/// IPv4 address or an IPv6 address (with or without brackets).
 pub fn bypasses(client: Client, no_proxy: &str, host: &str) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let ip: Option<IpAddr> = host.trim_matches(['[', ']']).parse().ok();
-    let entries: Vec<String> =
-        no_proxy.split(',').map(|e| e.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()).collect();
-    entries.iter().any(|entry| {
-        if entry == "*" {
-            return true;
-        }
-        if let Some(ip) = ip {
-            if let Ok(net) = entry.parse::<IpNet>() {
-                return net.contains(&ip);
+    bypasses_at(client, no_proxy, host, None, 443)
+}
+
+/// Whether `client` sends a request for `host` directly, given `no_proxy`:
+/// `port` is the URL's explicit port (`None` when the URL has none) and
+/// `default_port` its scheme's (80, 443).
+///
+/// Each client's rule is its own code, read and then checked against the
+/// real client by tests/no_proxy_clients.rs: curl 7.88 (lib/noproxy.c),
+/// requests 2.34 (`utils.should_bypass_proxies`, which also asks urllib's
+/// `proxy_bypass_environment`) and Go 1.19 (`x/net/http/httpproxy`).
+pub fn bypasses_at(client: Client, no_proxy: &str, host: &str, port: Option<u16>, default_port: u16) -> bool {
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    match client {
+        Client::Curl => curl_bypasses(no_proxy, bare),
+        Client::Requests => requests_bypasses(no_proxy, bare, port) || urllib_bypasses(Some(no_proxy), bare),
+        Client::Go => go_bypasses(no_proxy, bare, port.unwrap_or(default_port)),
+    }
+}
+
+/// curl 7.88's `Curl_check_noproxy`: `*` only as the whole value; entries
+/// split at commas and blanks; a name matches itself and its subdomains
+/// (one leading and one trailing dot of the entry ignored, no wildcards, no
+/// ports); an IPv4 host matches `IP` or `IP/BITS`. curl hands it the IPv6
+/// host without brackets, which it then treats as a name (exact text only).
+fn curl_bypasses(no_proxy: &str, name: &str) -> bool {
+    if no_proxy.is_empty() {
+        return false;
+    }
+    if no_proxy == "*" {
+        return true;
+    }
+    let ipv4 = name.parse::<std::net::Ipv4Addr>().ok();
+    let name = name.as_bytes();
+    let name = match (ipv4, name.last()) {
+        (None, Some(b'.')) => &name[..name.len() - 1],
+        _ => name,
+    };
+    no_proxy.split([',', ' ', '\t']).filter(|t| !t.is_empty()).any(|token| match ipv4 {
+        Some(ip) => curl_cidr4(ip, token),
+        None => {
+            let mut t = token.as_bytes();
+            if let Some(rest) = t.strip_suffix(b".") {
+                t = rest;
             }
-            return entry.parse::<IpAddr>().ok() == Some(ip);
-        }
-        match client {
-            Client::Curl => {
-                // A leading dot is ignored; the name or any subdomain matches.
-                let e = entry.trim_start_matches('.');
-                !e.is_empty() && (host == e || host.ends_with(&format!(".{e}")))
+            if let Some(rest) = t.strip_prefix(b".") {
+                t = rest;
             }
-            Client::Requests => {
-                // requests: a plain suffix test (no dot boundary); urllib: the
-                // name or a subdomain, leading dot ignored. Either bypasses.
-                let e = entry.trim_start_matches('.');
-                host.ends_with(entry.as_str()) || (!e.is_empty() && (host == e || host.ends_with(&format!(".{e}"))))
-            }
-            Client::Go => {
-                // Go: "*.x" is ".x"; ".x" matches subdomains only; "x" matches x and subdomains.
-                let e = entry.strip_prefix('*').unwrap_or(entry);
-                let e = e.split(':').next().unwrap_or(e);
-                match e.strip_prefix('.') {
-                    Some(suffix) => !suffix.is_empty() && host.ends_with(&format!(".{suffix}")),
-                    None => host == e || host.ends_with(&format!(".{e}")),
-                }
+            if t.len() == name.len() {
+                t.eq_ignore_ascii_case(name)
+            } else if t.len() < name.len() {
+                let cut = name.len() - t.len();
+                name[cut - 1] == b'.' && t.eq_ignore_ascii_case(&name[cut..])
+            } else {
+                false
             }
         }
     })
+}
+
+/// curl's `Curl_cidr4_match`: `BITS` read as C's atoi does; 0 (or none)
+/// and 32 mean the address itself, above 32 nothing.
+fn curl_cidr4(ip: std::net::Ipv4Addr, token: &str) -> bool {
+    if token.len() >= 128 {
+        return false;
+    }
+    let (network, bits) = match token.split_once('/') {
+        Some((n, b)) => (n, c_atoi(b)),
+        None => (token, 0),
+    };
+    let Ok(network) = network.parse::<std::net::Ipv4Addr>() else { return false };
+    match bits {
+        0 | 32 => network == ip,
+        1..=31 => {
+            let mask = u32::MAX << (32 - bits);
+            (u32::from(ip) ^ u32::from(network)) & mask == 0
+        }
+        _ => false,
+    }
+}
+
+/// C's `atoi` for what follows a slash: optional blanks and sign, then digits.
+fn c_atoi(s: &str) -> i64 {
+    let s = s.trim_start();
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let n =
+        digits.bytes().take_while(u8::is_ascii_digit).fold(0i64, |n, d| (n * 10 + i64::from(d - b'0')).min(1 << 40));
+    if negative { -n } else { n }
+}
+
+/// requests' own test in `should_bypass_proxies`: spaces removed (not tabs),
+/// entries split at commas; an IPv4 host matches `IP` (same text) or
+/// `IP/1..32`; any other host (names, IPv6) matches an entry, leading dots
+/// stripped, equal to the host or to `host:port` (when the URL gave a port),
+/// or a dot-bounded suffix of either. Entries are not lower-cased here
+/// (urllib's test, asked too, does that).
+fn requests_bypasses(no_proxy: &str, host: &str, port: Option<u16>) -> bool {
+    if no_proxy.is_empty() {
+        return false;
+    }
+    let hostname = host.to_lowercase();
+    let squeezed = no_proxy.replace(' ', "");
+    let mut entries = squeezed.split(',').filter(|e| !e.is_empty());
+    if let Some(ip) = inet_aton(&hostname) {
+        return entries.any(|e| match python_cidr(e) {
+            Some((network, bits)) => {
+                let mask = u32::MAX << (32 - bits);
+                u32::from(ip) & mask == u32::from(network) & mask
+            }
+            None => hostname == e,
+        });
+    }
+    let with_port = match port {
+        Some(p) if p != 0 => format!("{hostname}:{p}"),
+        _ => hostname.clone(),
+    };
+    entries.any(|e| {
+        let e = e.trim_start_matches('.');
+        if hostname == e || with_port == e {
+            return true;
+        }
+        let dotted = format!(".{e}");
+        hostname.ends_with(&dotted) || with_port.ends_with(&dotted)
+    })
+}
+
+/// requests' `is_valid_cidr`: `A.B.C.D/N` (one slash, N from 1 to 32, the
+/// address as `inet_aton` reads it).
+fn python_cidr(entry: &str) -> Option<(std::net::Ipv4Addr, u32)> {
+    let (network, bits) = entry.split_once('/')?;
+    if bits.contains('/') {
+        return None;
+    }
+    let bits: u32 = bits.trim().parse().ok()?;
+    if !(1..=32).contains(&bits) {
+        return None;
+    }
+    Some((inet_aton(network)?, bits))
+}
+
+/// `inet_aton` as glibc reads an address (what Python's `socket.inet_aton`
+/// calls): one to four parts, each decimal, octal (leading 0) or hex (0x),
+/// the last one filling the remaining bytes.
+fn inet_aton(s: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(4);
+    for part in &parts {
+        let (digits, radix) = if let Some(h) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            (h, 16)
+        } else if part.len() > 1 && part.starts_with('0') {
+            (&part[1..], 8)
+        } else {
+            (*part, 10)
+        };
+        if digits.is_empty() && radix != 16 {
+            return None;
+        }
+        let v = if digits.is_empty() { 0 } else { u32::from_str_radix(digits, radix).ok()? };
+        values.push(v);
+    }
+    let (last, head) = values.split_last()?;
+    if head.iter().any(|v| *v > 255) {
+        return None;
+    }
+    let room = 8 * (4 - head.len() as u32);
+    if room < 32 && *last >= 1 << room {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for (i, v) in head.iter().enumerate() {
+        n |= v << (24 - 8 * i as u32);
+    }
+    Some(std::net::Ipv4Addr::from(n | last))
+}
+
+/// urllib's `proxy_bypass_environment` as requests calls it (with the host,
+/// no port): `*` only as the whole value; entries split at commas, blanks
+/// around them stripped, leading dots stripped, compared lower-case with the
+/// host, and with the host cut at its last `:digits` (which for an IPv6
+/// address cuts its last group), equal or a dot-bounded suffix.
+fn urllib_bypasses(no_proxy: Option<&str>, host: &str) -> bool {
+    let Some(no_proxy) = no_proxy else { return false };
+    if no_proxy == "*" {
+        return true;
+    }
+    let host = host.to_lowercase();
+    let hostonly = match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host.as_str(),
+    };
+    no_proxy.split(',').map(|n| n.trim_matches(PY_WHITESPACE)).filter(|n| !n.is_empty()).any(|name| {
+        let name = name.trim_start_matches('.').to_lowercase();
+        if hostonly == name || host == name {
+            return true;
+        }
+        let dotted = format!(".{name}");
+        hostonly.ends_with(&dotted) || host.ends_with(&dotted)
+    })
+}
+
+/// What Python's `str.strip()` strips (the ASCII part).
+const PY_WHITESPACE: &[char] = &[' ', '\t', '\n', '\r', '\x0b', '\x0c', '\x1c', '\x1d', '\x1e', '\x1f'];
+
+/// Go 1.19's `httpproxy` (`config.init` and `useProxy`): `localhost` and
+/// loopback addresses are never proxied; entries split at commas, trimmed
+/// and lower-cased; `*` anywhere means every host; `IP/BITS` (v4 or v6) and
+/// `IP` or `IP:PORT` (`[v6]:PORT`) match addresses; any other entry is a
+/// domain, optionally with `:PORT`: `x` matches x and its subdomains, `.x`
+/// and `*.x` only subdomains. A port in an entry must equal the URL's port
+/// (its scheme's default when the URL has none).
+fn go_bypasses(no_proxy: &str, host: &str, port: u16) -> bool {
+    if host == "localhost" {
+        return true;
+    }
+    let ip: Option<IpAddr> = host.parse().ok();
+    if ip.is_some_and(|ip| ip.is_loopback()) {
+        return true;
+    }
+    let host = host.trim().to_lowercase();
+    let port = port.to_string();
+    let mut ip_matchers: Vec<Box<dyn Fn(IpAddr) -> bool>> = Vec::new();
+    let mut domain_matchers: Vec<(String, String, bool)> = Vec::new();
+    for entry in no_proxy.split(',') {
+        let p = entry.trim_matches(GO_SPACE).to_lowercase();
+        if p.is_empty() {
+            continue;
+        }
+        if p == "*" {
+            return true;
+        }
+        if let Some(net) = go_cidr(&p) {
+            ip_matchers.push(Box::new(move |ip| net.contains(&ip)));
+            continue;
+        }
+        let (phost, pport) = match go_split_host_port(&p) {
+            Some(("", _)) => continue,
+            Some((h, port)) => (h.to_string(), port.to_string()),
+            None => (p.clone(), String::new()),
+        };
+        if let Ok(pip) = phost.parse::<IpAddr>() {
+            let wanted = pport.clone();
+            let here = port.clone();
+            ip_matchers.push(Box::new(move |ip| ip == pip && (wanted.is_empty() || wanted == here)));
+            continue;
+        }
+        let phost = phost.strip_prefix('*').filter(|h| h.starts_with('.')).unwrap_or(&phost);
+        let (suffix, match_host) = match phost.starts_with('.') {
+            true => (phost.to_string(), false),
+            false => (format!(".{phost}"), true),
+        };
+        domain_matchers.push((suffix, pport, match_host));
+    }
+    if let Some(ip) = ip
+        && ip_matchers.iter().any(|m| m(ip))
+    {
+        return true;
+    }
+    domain_matchers.iter().any(|(suffix, pport, match_host)| {
+        (host.ends_with(suffix.as_str()) || (*match_host && host == suffix[1..]))
+            && (pport.is_empty() || *pport == port)
+    })
+}
+
+/// What Go's `strings.TrimSpace` trims (the ASCII part).
+const GO_SPACE: &[char] = &[' ', '\t', '\n', '\r', '\x0b', '\x0c'];
+
+/// Go's `net.ParseCIDR`: an address, a slash, and a decimal prefix length
+/// without sign or leading zeros, within the family's size.
+fn go_cidr(s: &str) -> Option<IpNet> {
+    let (addr, bits) = s.split_once('/')?;
+    let ip: IpAddr = addr.parse().ok()?;
+    if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) || (bits.len() > 1 && bits.starts_with('0')) {
+        return None;
+    }
+    let bits: u8 = bits.parse().ok()?;
+    IpNet::new(ip, bits).ok()
+}
+
+/// Go's `net.SplitHostPort`: `host:port` or `[host]:port`, the host without
+/// brackets; `None` where Go returns an error.
+fn go_split_host_port(s: &str) -> Option<(&str, &str)> {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        (host, after.strip_prefix(':')?)
+    } else {
+        let (host, port) = s.rsplit_once(':')?;
+        if host.contains(':') {
+            return None;
+        }
+        (host, port)
+    };
+    if host.contains(['[', ']']) || port.contains(['[', ']']) {
+        return None;
+    }
+    Some((host, port))
+}
+
+/// A variable's value as each client's environment reader returns it: the
+/// first of `names` that is set and not empty (curl's `curl_getenv` and Go's
+/// `getEnvAny` both treat an empty value as unset).
+fn first_set(get: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<(String, String)> {
+    names.iter().find_map(|n| get(n).filter(|v| !v.is_empty()).map(|v| (n.to_string(), v)))
+}
+
+/// Python's `getproxies_environment` for one scheme: the lower-case
+/// variable decides when it is set (empty means none, whatever the
+/// upper-case one says); otherwise the upper-case one when not empty.
+fn python_env(get: &dyn Fn(&str) -> Option<String>, lower: &str) -> Option<(String, String)> {
+    match get(lower) {
+        Some(v) if v.is_empty() => None,
+        Some(v) => Some((lower.to_string(), v)),
+        None => {
+            let upper = lower.to_ascii_uppercase();
+            get(&upper).filter(|v| !v.is_empty()).map(|v| (upper, v))
+        }
+    }
+}
+
+/// The proxy variable `client` uses for a `scheme://` URL (`http` or
+/// `https`), and its value; `None` when it sends every request directly.
+///
+/// curl reads `<scheme>_proxy`, then `HTTPS_PROXY` (never `HTTP_PROXY`),
+/// then `all_proxy`, `ALL_PROXY`; Python (`getproxies` and requests'
+/// fallback to `all`) reads the lower case first, an empty lower case
+/// hiding the upper; Go reads `HTTPS_PROXY` then `https_proxy` (upper
+/// first) and no `ALL_PROXY`.
+pub fn proxy_value_for(client: Client, scheme: &str, get: &dyn Fn(&str) -> Option<String>) -> Option<(String, String)> {
+    let lower = format!("{}_proxy", scheme.to_ascii_lowercase());
+    let upper = lower.to_ascii_uppercase();
+    match client {
+        Client::Curl => {
+            let own: &[&str] = if lower == "http_proxy" { &["http_proxy"] } else { &[&lower, &upper] };
+            first_set(get, own).or_else(|| first_set(get, &["all_proxy", "ALL_PROXY"]))
+        }
+        Client::Requests => python_env(get, &lower).or_else(|| python_env(get, "all_proxy")),
+        Client::Go => first_set(get, &[&upper, &lower]),
+    }
+}
+
+/// The `NO_PROXY` value `client` reads: curl and requests `no_proxy` first,
+/// Go `NO_PROXY` first; for each, an empty value counts as unset.
+pub fn no_proxy_value_for(client: Client, get: &dyn Fn(&str) -> Option<String>) -> Option<(String, String)> {
+    match client {
+        Client::Curl | Client::Requests => first_set(get, &["no_proxy", "NO_PROXY"]),
+        Client::Go => first_set(get, &["NO_PROXY", "no_proxy"]),
+    }
+}
+
+/// The whole decision for one request, from the environment: the proxy
+/// variable (and value) `client` sends `scheme://host[:port]/` to, or `None`
+/// for a direct request. Unlike [`bypasses_at`] with
+/// [`no_proxy_value_for`], this knows that requests' two tests read
+/// `NO_PROXY` differently (its own takes `no_proxy or NO_PROXY`, urllib's
+/// lets an empty `no_proxy` hide `NO_PROXY`).
+pub fn route_for(
+    client: Client,
+    scheme: &str,
+    host: &str,
+    port: Option<u16>,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Option<(String, String)> {
+    let proxy = proxy_value_for(client, scheme, get)?;
+    let default_port = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
+    let no_proxy = no_proxy_value_for(client, get).map(|(_, v)| v).unwrap_or_default();
+    let direct = match client {
+        Client::Requests => {
+            let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+            let urllib = python_env(get, "no_proxy").map(|(_, v)| v);
+            requests_bypasses(&no_proxy, bare, port) || urllib_bypasses(urllib.as_deref(), bare)
+        }
+        _ => bypasses_at(client, &no_proxy, host, port, default_port),
+    };
+    (!direct).then_some(proxy)
 }
 
 /// Where a proxy value was read.
@@ -199,17 +544,15 @@ pub fn is_proxy_url_variable(name: &str) -> bool {
 pub const PROXY_VARIABLES: &[&str] =
     &["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"];
 
-/// The proxy an `https://` request uses, as curl and requests pick it:
-/// lowercase first, then uppercase, then ALL_PROXY.
+/// The proxy an `https://` request uses, as Python requests picks it (the
+/// client amlnet's own proxy probe follows): see [`proxy_value_for`].
 pub fn https_proxy_value(get: &dyn Fn(&str) -> Option<String>) -> Option<(String, String)> {
-    ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
-        .iter()
-        .find_map(|n| get(n).filter(|v| !v.trim().is_empty()).map(|v| (n.to_string(), v)))
+    proxy_value_for(Client::Requests, "https", get)
 }
 
-/// `NO_PROXY` as curl and requests pick it: lowercase first.
+/// `NO_PROXY` as requests picks it (`no_proxy`, then `NO_PROXY`).
 pub fn no_proxy_value(get: &dyn Fn(&str) -> Option<String>) -> Option<(String, String)> {
-    ["no_proxy", "NO_PROXY"].iter().find_map(|n| get(n).map(|v| (n.to_string(), v)))
+    no_proxy_value_for(Client::Requests, get)
 }
 
 #[cfg(test)]
@@ -255,9 +598,24 @@ mod tests {
         assert!(bypasses(Client::Go, np, "kv.vault.azure.net"));
         assert!(!bypasses(Client::Curl, np, "kv.vault.azure.net"));
         assert!(!bypasses(Client::Requests, np, "kv.vault.azure.net"));
-        // requests' suffix test has no dot boundary.
-        assert!(bypasses(Client::Requests, "example.com", "badexample.com"));
-        assert!(!bypasses(Client::Curl, "example.com", "badexample.com"));
+        // requests 2.34 tests a dot-bounded suffix (2.31, vendored by pip, did not).
+        for c in Client::ALL {
+            assert!(!bypasses(c, "example.com", "badexample.com"), "{c:?}");
+        }
+        // `*` inside a list: only Go reads it as "everything".
+        assert!(bypasses(Client::Go, "a.com,*", "x.org"));
+        assert!(!bypasses(Client::Curl, "a.com,*", "x.org"));
+        assert!(!bypasses(Client::Requests, "a.com,*", "x.org"));
+        // Go never proxies loopback; curl and requests need it listed.
+        assert!(bypasses(Client::Go, "", "127.0.0.1") && !bypasses(Client::Curl, "", "127.0.0.1"));
+        // An IPv6 CIDR: only Go reads it; curl compares IPv6 hosts as text.
+        assert!(bypasses(Client::Go, "2001:db8::/32", "[2001:db8::1]"));
+        assert!(!bypasses(Client::Curl, "2001:db8::/32", "2001:db8::1"));
+        assert!(bypasses(Client::Curl, "2001:db8::1", "[2001:db8::1]"));
+        // A port in an entry: Go and requests compare it, curl never matches.
+        assert!(bypasses_at(Client::Go, "example.com:8080", "example.com", Some(8080), 80));
+        assert!(bypasses_at(Client::Requests, "example.com:8080", "example.com", Some(8080), 80));
+        assert!(!bypasses_at(Client::Curl, "example.com:8080", "example.com", Some(8080), 80));
         // Go: a leading dot matches subdomains only.
         assert!(!bypasses(Client::Go, ".azureml.ms", "azureml.ms"));
         assert!(bypasses(Client::Curl, ".azureml.ms", "azureml.ms"));
