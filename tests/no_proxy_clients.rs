@@ -24,7 +24,7 @@ mod sandbox;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -517,4 +517,174 @@ fn check_trying_lines(out: &str, allowed: &[SocketAddr]) {
             addr.parse().unwrap_or_else(|_| panic!("curl tried an address it did not print: {line}"));
         assert!(allowed.contains(&addr), "curl dialled {addr}, which is not a listener of this test:\n{out}");
     }
+}
+
+// ------------------------------------------------- proxy URLs (issue 9)
+
+/// Proxy values as people write them; each client's reading is compared
+/// with [`proxy::read_proxy_value`]. Hosts are loopback or `proxy.test`
+/// (resolved by curl's `--resolve` to loopback).
+const PROXY_VALUES: &[&str] = &[
+    "127.0.0.1:7890",
+    "localhost:3128",
+    "proxy.test:3128",
+    "localhost",
+    "127.0.0.1",
+    "http://127.0.0.1:3128",
+    "http://127.0.0.1:3128/",
+    "http://127.0.0.1:3128/path",
+    "http://127.0.0.1:3128?x=1",
+    "HTTP://127.0.0.1:3128",
+    "http://proxy.test",
+    "https://127.0.0.1",
+    "https://127.0.0.1:443",
+    "socks5://127.0.0.1:1080",
+    "socks5h://127.0.0.1:1080",
+    "socks4://127.0.0.1:1080",
+    "socks5://127.0.0.1",
+    "ftp://127.0.0.1:3128",
+    "http://127.0.0.1:99999",
+    "http://127.0.0.1:0",
+    "http://127.0.0.1:abc",
+    "http://127.0.0.1:",
+    "http://127.0.0.1:03128",
+    "http://:3128",
+    "http://[::1]:3128",
+    "[::1]:3128",
+    "http://user:pass@127.0.0.1:3128",
+    "http://user@127.0.0.1:3128",
+    "http://user:p%40ss@127.0.0.1:3128",
+    "http://user:p@ss@127.0.0.1:3128",
+    "http://user:pa:ss@127.0.0.1:3128",
+    "http://user:p#ss@127.0.0.1:3128",
+    "http://user:pass@127.0.0.1:99999/",
+    "user:pass@127.0.0.1:3128",
+    "http://proxy.test:3128 ",
+    " http://proxy.test:3128",
+    "http://proxy test:3128",
+];
+
+/// A client's reading reduced to what the tests can see of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Seen {
+    /// It dialled (or would dial) this host and port.
+    Uses(String, u16),
+    Rejects,
+    Ignores,
+}
+
+fn seen(reading: &proxy::ProxyReading) -> Seen {
+    match reading {
+        proxy::ProxyReading::Uses { host, port, .. } => Seen::Uses(host.clone(), *port),
+        proxy::ProxyReading::Rejects(_) => Seen::Rejects,
+        proxy::ProxyReading::Ignores(_) => Seen::Ignores,
+    }
+}
+
+fn compare_values(label: &str, answers: &[(&str, Seen, Seen)]) {
+    let wrong: Vec<String> = answers
+        .iter()
+        .filter(|(_, real, ours)| real != ours)
+        .map(|(v, real, ours)| format!("  {v:?}: {label} {real:?}, amlnet {ours:?}"))
+        .collect();
+    println!("{label}: {} proxy values compared, {} disagree", answers.len(), wrong.len());
+    assert!(wrong.is_empty(), "{label} reads proxy values unlike amlnet's model:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn python_requests_reads_proxy_urls_as_amlnet_models_it() {
+    let input: Vec<Value> =
+        PROXY_VALUES.iter().enumerate().map(|(id, v)| json!({"kind": "parse", "id": id, "value": v})).collect();
+    let test = "python_requests_reads_proxy_urls_as_amlnet_models_it";
+    let Some((answers, versions)) = python(test, &Value::from(input)) else { return };
+    let socks = versions["socks"].as_bool().unwrap_or(false);
+    let mut compared = Vec::new();
+    for (id, value) in PROXY_VALUES.iter().enumerate() {
+        let a = &answers[&(id as u64)]["requests"];
+        let real = match (a["host"].as_str(), a["port"].as_u64()) {
+            (Some(h), Some(p)) => Seen::Uses(h.trim_matches(['[', ']']).to_ascii_lowercase(), p as u16),
+            _ => Seen::Rejects,
+        };
+        let model = proxy::read_proxy_value(Client::Requests, value);
+        let ours = match &model {
+            // Where PySocks is installed, requests speaks SOCKS.
+            proxy::ProxyReading::Rejects(why) if socks && why.contains("PySocks") => real.clone(),
+            other => seen(other),
+        };
+        compared.push((*value, real, ours));
+    }
+    compare_values("Python requests", &compared);
+}
+
+#[test]
+fn go_reads_proxy_urls_as_amlnet_models_it() {
+    let Some(bin) = go_helper("go_reads_proxy_urls_as_amlnet_models_it") else { return };
+    let mut compared = Vec::new();
+    for value in PROXY_VALUES {
+        let env = vec![("HTTPS_PROXY".to_string(), value.to_string())];
+        let answer = &go_run(&bin, &env, &[(0, "https://target.test/".to_string())])[&0];
+        let host = answer["host"].as_str().unwrap_or_default();
+        let port: u32 = answer["port"].as_str().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let real = match answer["proxy"].as_str() {
+            Some("") | None => Seen::Ignores,
+            // No host, a port Dial refuses, or port 0: every request fails.
+            Some(_) if host.is_empty() || answer["port_error"].is_string() || port == 0 => Seen::Rejects,
+            Some(_) => Seen::Uses(host.to_ascii_lowercase(), port as u16),
+        };
+        compared.push((*value, real, seen(&proxy::read_proxy_value(Client::Go, value))));
+    }
+    compare_values("Go net/http", &compared);
+}
+
+#[test]
+fn curl_reads_proxy_urls_as_amlnet_models_it() {
+    sandbox::run(&SUITE, curl_proxy_urls_body);
+}
+
+/// The ports the proxy values name or default to, listened on at
+/// 127.0.0.1 and ::1 (the namespace is the test's own: no port is taken).
+const PROXY_PORTS: &[u16] = &[80, 443, 1080, 3128, 7890];
+
+fn curl_proxy_urls_body() {
+    loopback_up();
+    let mut listeners: Vec<Listener> = PROXY_PORTS
+        .iter()
+        .flat_map(|p| [SocketAddr::from((Ipv4Addr::LOCALHOST, *p)), SocketAddr::from((Ipv6Addr::LOCALHOST, *p))])
+        .map(Listener::bind)
+        .collect();
+    let addrs: Vec<SocketAddr> = listeners.iter().map(|l| l.socket.local_addr().unwrap()).collect();
+    listeners.push(Listener::bind(loopback(0)));
+    let direct = listeners.last().unwrap().port;
+    let mut args = vec!["--connect-to".to_string(), format!("::127.0.0.1:{direct}")];
+    for p in PROXY_PORTS {
+        args.extend(["--resolve".to_string(), format!("proxy.test:{p}:127.0.0.1")]);
+    }
+    args.push("http://target.test/amlnet-noproxy".to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut compared = Vec::new();
+    for value in PROXY_VALUES {
+        listeners.iter_mut().for_each(|l| l.hits = 0);
+        let env = vec![("http_proxy".to_string(), value.to_string())];
+        let (out, _) = run_curl(&env, &args, &mut listeners);
+        for line in out.lines().filter(|l| l.contains("Trying ")) {
+            let addr: Option<SocketAddr> =
+                line.split("Trying ").nth(1).and_then(|a| a.trim_end_matches("...").parse().ok());
+            assert!(addr.is_some_and(|a| a.ip().is_loopback()), "curl dialled beyond loopback: {line}");
+        }
+        let hit: Vec<usize> = (0..listeners.len()).filter(|i| listeners[*i].hits > 0).collect();
+        let real = match hit.as_slice() {
+            [] => Seen::Rejects,
+            [i] if *i == listeners.len() - 1 => Seen::Ignores,
+            [i] => Seen::Uses(addrs[*i].ip().to_string(), addrs[*i].port()),
+            _ => panic!("curl dialled several listeners for {value:?}:\n{out}"),
+        };
+        // curl resolved the names to 127.0.0.1 (--resolve, and localhost
+        // is 127.0.0.1 first): compare the address it dialled.
+        let ours = match seen(&proxy::read_proxy_value(Client::Curl, value)) {
+            Seen::Uses(h, p) if h == "proxy.test" || h == "localhost" => Seen::Uses("127.0.0.1".into(), p),
+            other => other,
+        };
+        compared.push((*value, real, ours));
+    }
+    compare_values("curl", &compared);
 }

@@ -117,6 +117,256 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// How one client reads a proxy variable's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyReading {
+    /// It dials this proxy (`scheme` lower-case, `host` without brackets).
+    Uses {
+        /// `http`, `https`, `socks5`, ...
+        scheme: String,
+        /// Host name or address, as the client will resolve or dial it.
+        host: String,
+        /// The port it dials.
+        port: u16,
+    },
+    /// Every request fails (at parse time or at the dial); why.
+    Rejects(String),
+    /// The value is dropped and requests go directly (Go); why.
+    Ignores(String),
+}
+
+/// The schemes curl speaks to a proxy.
+const CURL_SCHEMES: &[&str] = &["http", "https", "socks4", "socks4a", "socks5", "socks5h"];
+
+/// How `client` reads the proxy value `raw` (the whole variable's value).
+///
+/// Each rule was read from the client and checked against it by
+/// tests/no_proxy_clients.rs:
+/// - curl 7.88: no scheme means `http://`; a scheme it does not speak, a
+///   port that is not a number up to 65535, an `@` or `#` in the password,
+///   or no host is an error; no port means 1080 (443 for `https://`); a path
+///   or query is ignored.
+/// - requests 2.34 (urllib3 2): `NAME:PORT` where NAME has only letters,
+///   digits, `+` and `-` (`localhost:3128`) is read as a scheme and fails,
+///   an IP or a dotted name without scheme gets `http://`; only http and
+///   https (socks needs PySocks); port 0 or none means the scheme's
+///   default; the user-info ends at the last `@`.
+/// - Go 1.19 (`httpproxy.parseProxy`): a value that does not parse, or
+///   whose scheme is not http, https or socks5, is parsed again after
+///   `http://`, so `socks5h://p:1080` becomes host `socks5h` port 80; one
+///   that still does not parse is dropped and requests go directly.
+pub fn read_proxy_value(client: Client, raw: &str) -> ProxyReading {
+    match client {
+        Client::Curl => curl_reading(raw),
+        Client::Requests => requests_reading(raw),
+        Client::Go => go_reading(raw),
+    }
+}
+
+/// Splits `authority` into (user-info, host, port text): the host without
+/// brackets, the port `None` when there is no `:`.
+fn split_authority(authority: &str, last_at: bool) -> Result<(Option<&str>, &str, Option<&str>), String> {
+    let at = if last_at { authority.rfind('@') } else { authority.find('@') };
+    let (userinfo, hostport) = match at {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or("an IPv6 address without its closing ']'")?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':').ok_or("text after the IPv6 address")?)),
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    Ok((userinfo, host, port))
+}
+
+/// A decimal port of 1 to 65535 (leading zeros allowed); why not otherwise.
+fn port_number(text: &str) -> Result<u16, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("the port is not a number".into());
+    }
+    match text.trim_start_matches('0').parse::<u32>() {
+        Ok(p) if (1..=65535).contains(&p) => Ok(p as u16),
+        Err(_) if text.trim_start_matches('0').is_empty() => Err("port 0".into()),
+        Ok(0) => Err("port 0".into()),
+        _ => Err("the port is above 65535".into()),
+    }
+}
+
+/// The authority of `scheme://authority/path?query#fragment`.
+fn authority_of(rest: &str) -> &str {
+    rest.split(['/', '?', '#']).next().unwrap_or_default()
+}
+
+fn curl_reading(raw: &str) -> ProxyReading {
+    if raw.contains(|c: char| c.is_ascii_whitespace() || c.is_ascii_control()) {
+        return ProxyReading::Rejects("it contains blanks or control characters".into());
+    }
+    let (scheme, rest) = match raw.split_once("://") {
+        Some((s, r)) => (s.to_ascii_lowercase(), r),
+        None => ("http".to_string(), raw),
+    };
+    if !CURL_SCHEMES.contains(&scheme.as_str()) {
+        return ProxyReading::Rejects(format!("curl does not speak '{scheme}' to a proxy"));
+    }
+    let (_, host, port) = match split_authority(authority_of(rest), false) {
+        Ok(parts) => parts,
+        Err(why) => return ProxyReading::Rejects(why),
+    };
+    if host.is_empty() {
+        return ProxyReading::Rejects("no host".into());
+    }
+    if host.contains('@') {
+        return ProxyReading::Rejects("an '@' in the user name or password that is not written %40".into());
+    }
+    let port = match port {
+        None | Some("") => {
+            if scheme == "https" {
+                443
+            } else {
+                1080
+            }
+        }
+        Some(p) => match port_number(p) {
+            Ok(p) => p,
+            Err(why) => return ProxyReading::Rejects(why),
+        },
+    };
+    ProxyReading::Uses { scheme, host: host.to_ascii_lowercase(), port }
+}
+
+fn requests_reading(raw: &str) -> ProxyReading {
+    // Blanks are not special to urllib3: ' http://p:1' is host ' http',
+    // port 80, and 'http://p:1 ' has the port '1 ', which fails below.
+    // urllib3's scheme test: a letter, then letters, digits, '+' or '-', then ':'.
+    let scheme_end = raw.find(':').filter(|&i| {
+        let s = &raw[..i];
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-')
+    });
+    let (scheme, rest) = match scheme_end {
+        Some(i) => match raw[i + 1..].strip_prefix("//") {
+            Some(rest) => (raw[..i].to_ascii_lowercase(), rest),
+            None => {
+                return ProxyReading::Rejects(format!(
+                    "requests reads '{}' as a URL scheme and finds no host (write http://{raw})",
+                    &raw[..i]
+                ));
+            }
+        },
+        None => ("http".to_string(), raw.strip_prefix("//").unwrap_or(raw)),
+    };
+    let (_, host, port) = match split_authority(authority_of(rest), true) {
+        Ok(parts) => parts,
+        Err(why) => return ProxyReading::Rejects(why),
+    };
+    let port = match port {
+        None | Some("") => None,
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok_and(|n| n <= 65535) => {
+            p.parse::<u16>().ok().filter(|n| *n != 0)
+        }
+        Some(_) => return ProxyReading::Rejects("the port is not a number up to 65535".into()),
+    };
+    if host.is_empty() {
+        return ProxyReading::Rejects("no host".into());
+    }
+    if scheme.starts_with("socks") {
+        return ProxyReading::Rejects(
+            "requests speaks SOCKS only with PySocks installed (pip install requests[socks])".into(),
+        );
+    }
+    let port = match scheme.as_str() {
+        "http" => port.unwrap_or(80),
+        "https" => port.unwrap_or(443),
+        other => return ProxyReading::Rejects(format!("requests does not speak '{other}' to a proxy")),
+    };
+    ProxyReading::Uses { scheme, host: host.to_ascii_lowercase(), port }
+}
+
+/// Go's `url.Parse` as far as a proxy value needs it: (scheme, host, port
+/// text) or why it fails.
+fn go_parse(raw: &str) -> Result<(String, String, Option<String>), String> {
+    if raw.contains(|c: char| c.is_ascii_control()) {
+        return Err("a control character".into());
+    }
+    let without_fragment = raw.split('#').next().unwrap_or_default();
+    // getScheme: letters first, then letters, digits, '+', '-', '.'; a
+    // digit or '+-.' first means no scheme.
+    let mut scheme = "";
+    let mut rest = without_fragment;
+    for (i, c) in without_fragment.char_indices() {
+        match c {
+            'a'..='z' | 'A'..='Z' => {}
+            '0'..='9' | '+' | '-' | '.' if i > 0 => {}
+            ':' if i == 0 => return Err("missing protocol scheme".into()),
+            ':' => {
+                scheme = &without_fragment[..i];
+                rest = &without_fragment[i + 1..];
+                break;
+            }
+            _ => break,
+        }
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    let rest = rest.split('?').next().unwrap_or_default();
+    let Some(rest) = rest.strip_prefix("//").filter(|_| !scheme.is_empty()) else {
+        if scheme.is_empty() && rest.split('/').next().is_some_and(|seg| seg.contains(':')) {
+            return Err("first path segment in URL cannot contain colon".into());
+        }
+        return Ok((scheme, String::new(), None));
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (_, host, port) = split_authority(authority, true)?;
+    if let Some(p) = port
+        && !p.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(format!("invalid port \":{p}\" after host"));
+    }
+    if host.contains(|c: char| c == ' ' || c == '%' && !host.starts_with(|c: char| c.is_ascii_hexdigit())) {
+        return Err("invalid character in host name".into());
+    }
+    Ok((scheme, host.to_string(), port.filter(|p| !p.is_empty()).map(str::to_string)))
+}
+
+fn go_reading(raw: &str) -> ProxyReading {
+    let first = go_parse(raw);
+    let parsed = match &first {
+        Ok((scheme, _, _)) if ["http", "https", "socks5"].contains(&scheme.as_str()) => first.clone(),
+        _ => match go_parse(&format!("http://{raw}")) {
+            Ok(again) => Ok(again),
+            Err(_) => first.clone(),
+        },
+    };
+    let (scheme, host, port) = match parsed {
+        Ok(p) => p,
+        Err(why) => return ProxyReading::Ignores(format!("Go cannot parse it ({why})")),
+    };
+    if !["http", "https", "socks5"].contains(&scheme.as_str()) {
+        return ProxyReading::Rejects(format!("Go does not speak '{scheme}' to a proxy"));
+    }
+    if host.is_empty() {
+        return ProxyReading::Rejects("no host".into());
+    }
+    let port = match port {
+        None => match scheme.as_str() {
+            "https" => 443,
+            "socks5" => 1080,
+            _ => 80,
+        },
+        Some(p) => match port_number(&p) {
+            Ok(p) => p,
+            Err(why) => return ProxyReading::Rejects(why),
+        },
+    };
+    ProxyReading::Uses { scheme, host: host.to_ascii_lowercase(), port }
+}
+
 /// Whether `client` sends an `https://` request for `host` (no explicit
 /// port) directly, given the `NO_PROXY` value it reads. `host` is a name, an
 /// IPv4 address or an IPv6 address (with or without brackets).

@@ -32,9 +32,6 @@ try:
 except Exception:  # pip absent or without a vendored requests
     pip_requests = None
 
-PROXY_NAMES = [n for n in os.environ if n.lower().endswith("_proxy") or n == "REQUEST_METHOD"]
-
-
 def set_env(env):
     for name in list(os.environ):
         if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":
@@ -93,6 +90,14 @@ def pip_parse(value):
         return {"error": type(e).__name__}
 
 
+def socks_available():
+    try:
+        import socks  # noqa: F401  (PySocks, which requests needs for socks5://)
+    except ImportError:
+        return False
+    return True
+
+
 def main():
     cases = json.load(sys.stdin)
     out = sys.stdout
@@ -110,7 +115,8 @@ def main():
         out.write(json.dumps(answer) + "\n")
     out.write(json.dumps({"versions": {"requests": requests.__version__,
                                         "pip_requests": pip_requests.__version__ if pip_requests else None,
-                                        "python": sys.version.split()[0]}}) + "\n")
+                                        "python": sys.version.split()[0],
+                                        "socks": socks_available()}}) + "\n")
 
 
 if __name__ == "__main__":
