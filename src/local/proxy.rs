@@ -48,7 +48,7 @@ pub struct ProxyUrl {
     pub user: Option<String>,
     /// Password, if any (sent only to the proxy, never printed).
     pub password: Option<String>,
-    /// Whether the value lacked a scheme (curl accepts that, requests does not).
+    /// Whether the value lacked a scheme (each client's rule: [`read_proxy_value`]).
     pub scheme_missing: bool,
 }
 
@@ -61,7 +61,9 @@ impl ProxyUrl {
     }
 }
 
-/// Parses a proxy variable's value; the error says why it is not usable.
+/// Parses a proxy variable's value as amlnet's own proxy probe uses it (host, port,
+/// credentials); the error says why it is not usable. What each client makes
+/// of the value is [`read_proxy_value`].
 pub fn parse_proxy_url(raw: &str) -> Result<ProxyUrl, String> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
@@ -83,10 +85,9 @@ pub fn parse_proxy_url(raw: &str) -> Result<ProxyUrl, String> {
     if port == 0 {
         return Err("port 0".into());
     }
-    if !matches!(url.path(), "" | "/") {
-        // The path is not echoed: in a value like `http://proxy/x:pw@y` it holds a secret.
-        return Err("has a path; a proxy URL is scheme://host:port".into());
-    }
+    // A path or query is ignored by curl, requests and Go alike (checked by
+    // tests/no_proxy_clients.rs), so it is no reason to refuse the value.
+    // It is never echoed: in `http://proxy/x:pw@y` it holds a secret.
     let decode = |s: &str| percent_decode(s);
     Ok(ProxyUrl {
         scheme,
@@ -365,6 +366,14 @@ fn go_reading(raw: &str) -> ProxyReading {
         },
     };
     ProxyReading::Uses { scheme, host: host.to_ascii_lowercase(), port }
+}
+
+/// Whether a proxy value carries a password, however malformed the rest
+/// is: the user-info (before the last `@` of what follows the scheme) has a
+/// `:` followed by something.
+pub fn has_password(raw: &str) -> bool {
+    let rest = raw.split_once("://").map_or(raw, |(_, r)| r);
+    rest.rsplit_once('@').and_then(|(userinfo, _)| userinfo.split_once(':')).is_some_and(|(_, pw)| !pw.is_empty())
 }
 
 /// Whether `client` sends an `https://` request for `host` (no explicit
@@ -728,7 +737,9 @@ pub fn no_proxy_value_for(client: Client, get: &dyn Fn(&str) -> Option<String>) 
 
 /// The whole decision for one request, from the environment: the proxy
 /// variable (and value) `client` sends `scheme://host[:port]/` to, or `None`
-/// for a direct request. Unlike [`bypasses_at`] with
+/// for a direct request (also when Go drops a value it cannot parse: a
+/// value a client rejects still counts as sent to that proxy, where it
+/// fails). Unlike [`bypasses_at`] with
 /// [`no_proxy_value_for`], this knows that requests' two tests read
 /// `NO_PROXY` differently (its own takes `no_proxy or NO_PROXY`, urllib's
 /// lets an empty `no_proxy` hide `NO_PROXY`).
@@ -740,6 +751,10 @@ pub fn route_for(
     get: &dyn Fn(&str) -> Option<String>,
 ) -> Option<(String, String)> {
     let proxy = proxy_value_for(client, scheme, get)?;
+    if matches!(read_proxy_value(client, &proxy.1), ProxyReading::Ignores(_)) {
+        // Go drops a value it cannot parse and connects directly.
+        return None;
+    }
     let default_port = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
     let no_proxy = no_proxy_value_for(client, get).map(|(_, v)| v).unwrap_or_default();
     let direct = match client {
@@ -819,15 +834,7 @@ mod tests {
         assert!(bare.scheme_missing);
         assert_eq!(bare.port, 8080);
         assert_eq!(parse_proxy_url("http://proxy.corp").unwrap().port, 80);
-        for bad in [
-            "",
-            "http://",
-            "ftp://proxy:21",
-            "http://proxy:99999",
-            "http://proxy:3128/path",
-            "\"http://p:1\"",
-            "http://p :1",
-        ] {
+        for bad in ["", "http://", "ftp://proxy:21", "http://proxy:99999", "\"http://p:1\"", "http://p :1"] {
             assert!(parse_proxy_url(bad).is_err(), "{bad} should be rejected");
         }
     }
