@@ -164,6 +164,14 @@ pub fn read_proxy_value(client: Client, raw: &str) -> ProxyReading {
     }
 }
 
+/// A scheme for a reason text: named when it is a well-known one, never
+/// echoed otherwise (in a malformed value it may be a user name).
+fn scheme_words(scheme: &str) -> String {
+    const KNOWN: &[&str] =
+        &["http", "https", "ftp", "ftps", "socks", "socks4", "socks4a", "socks5", "socks5h", "ws", "wss"];
+    if KNOWN.contains(&scheme) { format!("'{scheme}'") } else { "that scheme".to_string() }
+}
+
 /// Splits `authority` into (user-info, host, port text): the host without
 /// brackets, the port `None` when there is no `:`.
 fn split_authority(authority: &str, last_at: bool) -> Result<(Option<&str>, &str, Option<&str>), String> {
@@ -214,7 +222,7 @@ fn curl_reading(raw: &str) -> ProxyReading {
         None => ("http".to_string(), raw),
     };
     if !CURL_SCHEMES.contains(&scheme.as_str()) {
-        return ProxyReading::Rejects(format!("curl does not speak '{scheme}' to a proxy"));
+        return ProxyReading::Rejects(format!("curl does not speak {} to a proxy", scheme_words(&scheme)));
     }
     let (_, host, port) = match split_authority(authority_of(rest), false) {
         Ok(parts) => parts,
@@ -255,10 +263,10 @@ fn requests_reading(raw: &str) -> ProxyReading {
         Some(i) => match raw[i + 1..].strip_prefix("//") {
             Some(rest) => (raw[..i].to_ascii_lowercase(), rest),
             None => {
-                return ProxyReading::Rejects(format!(
-                    "requests reads '{}' as a URL scheme and finds no host (write http://{raw})",
-                    &raw[..i]
-                ));
+                return ProxyReading::Rejects(
+                    "requests reads the text before the first ':' as a URL scheme and finds no host (write http:// in front)"
+                        .into(),
+                );
             }
         },
         None => ("http".to_string(), raw.strip_prefix("//").unwrap_or(raw)),
@@ -285,7 +293,7 @@ fn requests_reading(raw: &str) -> ProxyReading {
     let port = match scheme.as_str() {
         "http" => port.unwrap_or(80),
         "https" => port.unwrap_or(443),
-        other => return ProxyReading::Rejects(format!("requests does not speak '{other}' to a proxy")),
+        other => return ProxyReading::Rejects(format!("requests does not speak {} to a proxy", scheme_words(other))),
     };
     ProxyReading::Uses { scheme, host: host.to_ascii_lowercase(), port }
 }
@@ -327,7 +335,7 @@ fn go_parse(raw: &str) -> Result<(String, String, Option<String>), String> {
     if let Some(p) = port
         && !p.bytes().all(|b| b.is_ascii_digit())
     {
-        return Err(format!("invalid port \":{p}\" after host"));
+        return Err("the port is not a number".into());
     }
     if host.contains(|c: char| c == ' ' || c == '%' && !host.starts_with(|c: char| c.is_ascii_hexdigit())) {
         return Err("invalid character in host name".into());
@@ -349,7 +357,7 @@ fn go_reading(raw: &str) -> ProxyReading {
         Err(why) => return ProxyReading::Ignores(format!("Go cannot parse it ({why})")),
     };
     if !["http", "https", "socks5"].contains(&scheme.as_str()) {
-        return ProxyReading::Rejects(format!("Go does not speak '{scheme}' to a proxy"));
+        return ProxyReading::Rejects(format!("Go does not speak {} to a proxy", scheme_words(&scheme)));
     }
     if host.is_empty() {
         return ProxyReading::Rejects("no host".into());
@@ -837,6 +845,36 @@ mod tests {
         for bad in ["", "http://", "ftp://proxy:21", "http://proxy:99999", "\"http://p:1\"", "http://p :1"] {
             assert!(parse_proxy_url(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn no_reason_echoes_a_piece_of_the_value() {
+        let values = [
+            "user:S3cr3t@host:1",
+            "S3cr3t://host:1",
+            "S3cr3t:1",
+            "http://u:S3cr3t#1@h:1",
+            "http://u:S3cr3t@h:S3cr3t",
+            "http://u:p@S3cr3t@h:1",
+            "http://u:S3cr3t@:1",
+            "http://u:S3cr3t@h:99999",
+            "u:S3cr3t@[::1",
+        ];
+        for v in values {
+            for c in Client::ALL {
+                if let ProxyReading::Rejects(why) | ProxyReading::Ignores(why) = read_proxy_value(c, v) {
+                    assert!(!why.contains("S3cr3t"), "{c:?} on {v}: {why}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_password_is_found_in_a_value_no_client_can_use() {
+        assert!(has_password("http://bob:pw@proxy:99999/"));
+        assert!(has_password("bob:pw@proxy:3128"));
+        assert!(!has_password("http://bob@proxy:3128"));
+        assert!(!has_password("http://proxy:3128"));
     }
 
     #[test]
