@@ -63,8 +63,9 @@ fn judge_values(machine: &Machine, out: &mut Collector) {
 fn judge_value(machine: &Machine, var: &str, label: &str, value: &str, live: bool, out: &mut Collector) {
     let masked = machine.mask(var, value);
     let readings: Vec<(Client, ProxyReading)> = Client::ALL.map(|c| (c, read_proxy_value(c, value))).into();
-    let unusable = readings.iter().filter(|(_, r)| !matches!(r, ProxyReading::Uses { .. })).count();
-    let troubles = reading_troubles(&readings, &masked);
+    let unusable =
+        readings.iter().filter(|(_, r)| !matches!(r, ProxyReading::Uses { host, .. } if !misread(value, host))).count();
+    let troubles = reading_troubles(value, &readings, &masked);
     if !troubles.is_empty() {
         let evidence = format!("{label} = '{masked}': {}", troubles.join("; "));
         let severity = if unusable == readings.len() { Code::ProxyMalformed.severity(live) } else { Severity::Warning };
@@ -79,11 +80,17 @@ fn judge_value(machine: &Machine, var: &str, label: &str, value: &str, live: boo
     }
 }
 
+/// Whether a client's proxy host is the value's own scheme: Go re-reads
+/// `socks5h://p:1080` after `http://` and dials the host `socks5h`.
+fn misread(value: &str, host: &str) -> bool {
+    value.trim().split_once("://").is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case(host))
+}
+
 /// What goes wrong with a proxy value, per client: a client that rejects or
 /// ignores it, and clients that read it as different proxies. A host is
 /// named only when it is part of the masked value (never a piece of a
 /// password).
-fn reading_troubles(readings: &[(Client, ProxyReading)], masked: &str) -> Vec<String> {
+fn reading_troubles(value: &str, readings: &[(Client, ProxyReading)], masked: &str) -> Vec<String> {
     let mut troubles: Vec<String> = Vec::new();
     for (client, reading) in readings {
         match reading {
@@ -102,19 +109,23 @@ fn reading_troubles(readings: &[(Client, ProxyReading)], masked: &str) -> Vec<St
         })
         .collect();
     let differ = uses.windows(2).any(|w| (w[0].2, w[0].3) != (w[1].2, w[1].3));
-    if differ {
+    // Where some client fails, say what the others do with it too.
+    if differ || (!troubles.is_empty() && !uses.is_empty()) {
         let each: Vec<String> = uses
             .iter()
             .map(|(c, scheme, host, port)| {
-                let host = if !host.is_empty() && masked.to_ascii_lowercase().contains(host) {
-                    if host.contains(':') { format!("[{host}]") } else { host.to_string() }
+                if misread(value, host) {
+                    format!("{} reads the scheme as the host name and dials it on port {port}", c.label())
+                } else if !host.is_empty() && masked.to_ascii_lowercase().contains(host) {
+                    let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+                    format!("{} dials {scheme}://{host}:{port}", c.label())
                 } else {
-                    "another host".to_string()
-                };
-                format!("{} dials {scheme}://{host}:{port}", c.label())
+                    format!("{} dials another host, on port {port}", c.label())
+                }
             })
             .collect();
-        troubles.push(format!("the clients read it differently: {}", each.join(", ")));
+        let lead = if differ { "the clients read it differently: " } else { "" };
+        troubles.push(format!("{lead}{}", each.join(", ")));
     }
     troubles
 }
@@ -256,8 +267,12 @@ mod tests {
         assert!(detail.contains("Python requests (pip, conda, az) rejects it"), "{detail}");
         assert!(!detail.contains("curl rejects") && !detail.contains("Go (azcopy, docker) rejects"), "{detail}");
         assert_eq!(name[0].severity, Severity::Warning, "curl and Go can use it");
+        assert!(detail.contains("curl dials http://localhost:3128"), "{detail}");
         let socks = malformed("socks5h://proxy.corp:1080");
-        assert!(socks[0].detail.contains("Go (azcopy, docker) dials http://socks5h:80"), "{}", socks[0].detail);
+        let go_misreads = "Go (azcopy, docker) reads the scheme as the host name and dials it on port 80";
+        assert!(socks[0].detail.contains(go_misreads), "{}", socks[0].detail);
+        let ftp = malformed("ftp://proxy.corp:21");
+        assert_eq!(ftp[0].severity, Severity::Error, "Go dials the host 'ftp': no client can use it");
         let no_port = malformed("http://proxy.corp");
         assert!(no_port[0].detail.contains("curl dials http://proxy.corp:1080"), "{}", no_port[0].detail);
     }
