@@ -305,8 +305,11 @@ fn python_requests_routes_as_amlnet_models_it() {
     // amlnet models the requests that az, the Azure SDK and conda install.
     for other in ["urllib", "pip"] {
         let theirs = pick(other);
-        let differ = cases().iter().filter(|c| theirs.get(&c.id) != requests.get(&c.id)).count();
-        println!("{other}: differs from requests on {differ} of {} cases", cases().len());
+        let differ: Vec<&Case> = cases().iter().filter(|c| theirs.get(&c.id) != requests.get(&c.id)).collect();
+        println!("{other}: differs from requests on {} of {} cases, for example:", differ.len(), cases().len());
+        for c in differ.iter().take(6) {
+            println!("  {} {:?}: {other} {:?}, requests {:?}", c.url(), c.env, theirs[&c.id], requests[&c.id]);
+        }
     }
     compare(Client::Requests, "Python requests", &requests);
 }

@@ -13,11 +13,16 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Client {
-    /// curl 7.86+ and libcurl users.
+    /// curl and libcurl users, as curl 7.88 (Debian 12) reads the variables.
     Curl,
-    /// Python requests / urllib (pip, conda, az CLI, Azure ML SDK).
+    /// Python requests / urllib (pip, conda, az CLI, Azure ML SDK), as
+    /// requests 2.34 reads the variables. The requests that pip 23 vendors
+    /// (2.31) matches NO_PROXY entries as plain suffixes, without a dot
+    /// boundary (`example.com` also covers `badexample.com`, `::1` covers
+    /// `2001:db8::1`): it bypasses a little more, never less, so judging by
+    /// 2.34 misses no host that pip would send to the proxy.
     Requests,
-    /// Go's net/http (azcopy, docker).
+    /// Go's net/http (azcopy, docker), as Go 1.19's `httpproxy` reads them.
     Go,
 }
 
