@@ -178,6 +178,9 @@ pub struct ProxySettings {
     pub no_proxy: String,
     /// Whether a proxy for plain `http://` is set (http_proxy or ALL_PROXY).
     pub http_set: bool,
+    /// Every proxy variable in force, by name, for each client's own
+    /// reading of them ([`proxy::route_for`]).
+    pub variables: Vec<(String, Secret)>,
 }
 
 impl Machine {
@@ -196,7 +199,10 @@ impl Machine {
         let http_set = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
             .iter()
             .any(|n| get(n).is_some_and(|v| !v.is_empty()));
-        ProxySettings { https, no_proxy: proxy::no_proxy_value(&get).map(|(_, v)| v).unwrap_or_default(), http_set }
+        let variables =
+            proxy::PROXY_VARIABLES.iter().filter_map(|n| get(n).map(|v| (n.to_string(), Secret(v)))).collect();
+        let no_proxy = proxy::no_proxy_value(&get).map(|(_, v)| v).unwrap_or_default();
+        ProxySettings { https, no_proxy, http_set, variables }
     }
 }
 

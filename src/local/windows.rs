@@ -399,6 +399,7 @@ impl WindowsMachine {
             https: Some(("ProxyServer (Windows Internet settings)".to_string(), super::Secret(https))),
             no_proxy: get("no_proxy").unwrap_or_default(),
             http_set: get("http_proxy").is_some(),
+            variables: vars.iter().map(|(k, v)| (k.clone(), super::Secret(v.clone()))).collect(),
         })
     }
 
