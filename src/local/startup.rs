@@ -161,6 +161,8 @@ pub struct ProcessVariable {
     pub file: String,
     /// That line.
     pub line: usize,
+    /// The value was cut short on its line (see [`super::bashrc::Assignment::cut`]): masked whole.
+    pub cut: bool,
 }
 
 /// What one kind of process gets.
@@ -353,6 +355,7 @@ fn variables(read: &ShellFile) -> Vec<ProcessVariable> {
                 value: if v.uncertain { None } else { v.value.clone() },
                 file: at.map(|a| a.file.clone()).unwrap_or_default(),
                 line: at.map_or(0, |a| a.line),
+                cut: at.is_some_and(|a| a.cut),
             }
         })
         .collect()
