@@ -52,6 +52,15 @@ fn judge_values(machine: &Machine, out: &mut Collector) {
             }
         }
     }
+    // What the other startup files give (/etc/environment, /etc/profile, ...).
+    for v in machine.startup.iter().flat_map(|s| s.views.iter()).flat_map(|v| v.variables.iter()) {
+        let label = format!("{} ({} line {})", v.name, v.file, v.line);
+        if let Some(value) = &v.value
+            && !values.iter().any(|(l, _, _)| *l == label)
+        {
+            values.push((label, value.clone(), false));
+        }
+    }
     for (label, value, live) in values {
         let var = label.split_whitespace().next().unwrap_or_default().to_string();
         if proxy::is_proxy_url_variable(&var) && !value.trim().is_empty() {
@@ -104,7 +113,13 @@ fn judge_bashrc(machine: &Machine, out: &mut Collector) {
     for name in proxy::PROXY_VARIABLES {
         let Some(a) = file.last(name) else { continue };
         let at = format!("{} line {}", a.file, a.line);
-        if !a.exported {
+        // Exported all the same where an earlier file exported it (the
+        // shell keeps the export attribute): a shell that really reads the
+        // file exports it.
+        let exported_in_a_shell = machine.startup.as_ref().is_some_and(|s| {
+            s.views.iter().any(|v| v.variables.iter().any(|x| x.name == *name && x.file == a.file && x.line == a.line))
+        });
+        if !a.exported && !exported_in_a_shell {
             let evidence =
                 format!("{at}: {}='{}' is assigned but never exported", a.name, machine.mask(&a.name, &a.value));
             out.add(Code::ProxyNotExported, Severity::Warning, Hit::new(&a.name, evidence));
@@ -125,8 +140,24 @@ fn judge_bashrc(machine: &Machine, out: &mut Collector) {
             _ if a.conditional => "; it is set inside a conditional block".to_string(),
             _ => String::new(),
         };
-        let evidence = format!("{at} sets {name}='{}', but {now}{why}", machine.mask(name, &a.value));
+        let gets = processes_getting(machine, name, &a.value);
+        let evidence = format!("{at} sets {name}='{}', but {now}{why}{gets}", machine.mask(name, &a.value));
         out.add(Code::ProxyEnvMismatch, Severity::Warning, Hit::new(*name, evidence));
+    }
+}
+
+/// Which kinds of process get `name` = `value` from the startup files, in words.
+fn processes_getting(machine: &Machine, name: &str, value: &str) -> String {
+    let Some(startup) = &machine.startup else { return String::new() };
+    let (get, miss): (Vec<_>, Vec<_>) =
+        startup.views.iter().partition(|v| v.get(name).is_some_and(|x| x == Some(value)));
+    let labels = |v: &[&crate::local::startup::ProcessView]| -> String {
+        v.iter().map(|v| v.kind.label()).collect::<Vec<_>>().join(", ")
+    };
+    match (get.is_empty(), miss.is_empty()) {
+        (true, _) => "; no kind of process gets it from the startup files".to_string(),
+        (false, true) => String::new(),
+        (false, false) => format!("; {} get it, {} do not", labels(&get), labels(&miss)),
     }
 }
 

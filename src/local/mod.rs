@@ -201,7 +201,8 @@ impl Machine {
     /// The proxy variables in force (see [`ProxySettings`]).
     pub fn proxy_settings(&self) -> ProxySettings {
         let use_file = self.env_proxy.is_empty();
-        let from_file = |n: &str| self.bashrc.as_ref().and_then(|f| f.last(n)).filter(|a| use_file && a.exported);
+        let from_file =
+            |n: &str| self.bashrc.as_ref().and_then(|f| f.last(n)).filter(|a| use_file && a.exported && !a.dynamic);
         let get = |n: &str| self.env(n).or_else(|| from_file(n).map(|a| a.value.clone()));
         let https = proxy::https_proxy_value(&get).map(|(variable, value)| {
             let label = match from_file(&variable) {

@@ -330,7 +330,8 @@ fn files_of(kind: ProcessKind, paths: &StartupPaths, shell: &Shell<'_>) -> Vec<P
     let login = || {
         let mut files = vec![PathBuf::from("/etc/profile")];
         // bash reads the first of these that exists.
-        let personal = [".bash_profile", ".bash_login", ".profile"].iter().map(|f| home.join(f)).find(|f| shell.exists(f));
+        let personal =
+            [".bash_profile", ".bash_login", ".profile"].iter().map(|f| home.join(f)).find(|f| shell.exists(f));
         files.extend(personal);
         files
     };
