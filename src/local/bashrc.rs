@@ -805,6 +805,13 @@ impl<'a> State<'a> {
             }
             words.remove(0);
         }
+        // `( cmd )` on one line: the `)` ends the subshell after the command.
+        let closes_subshell = words.len() > 1
+            && words.last().is_some_and(|w| w.text == ")" && !w.quoted)
+            && ex.frames.last().is_some_and(|f| f.kind == FrameKind::Subshell);
+        if closes_subshell {
+            words.pop();
+        }
         // A pipeline or `&` runs in a subshell: it changes nothing here.
         let subshell = matches!(sep, Sep::Pipe | Sep::Background) || before == Sep::Pipe;
         let truth = Self::frames_truth(ex).and(gate);
@@ -821,6 +828,10 @@ impl<'a> State<'a> {
                 Sep::Or => ex.status.or(r),
                 _ => r,
             };
+        }
+        if closes_subshell {
+            ex.frames.pop();
+            ex.status = Truth::Maybe;
         }
         self.end_of(sep, ex);
     }

@@ -210,18 +210,20 @@ pub struct PamEntry {
 
 /// Reads `/etc/environment` as pam_env (Linux-PAM 1.5) does, which is not
 /// as a shell does: lines joined at a trailing `\`, everything from the
-/// first `#` dropped (even inside a value), trailing blanks dropped, an
+/// first `#` dropped (even inside a value), trailing blanks kept, an
 /// optional `export ` prefix, `KEY=value` with KEY of letters, digits and
 /// `_`; a value starting with a quote loses its quotes only at the start
 /// and at the very end; no `$` expansion; a bare `KEY` unsets.
 /// Hand-written: no crate reads this format.
 pub fn read_pam_environment(text: &str) -> Vec<PamEntry> {
     let mut out = Vec::new();
-    let mut lines = text.split('\n').enumerate().peekable();
+    // Lines as fgets(3) returns them: no empty one after the last newline.
+    let mut lines = text.strip_suffix('\n').unwrap_or(text).split('\n').enumerate().peekable();
     while let Some((i, raw)) = lines.next() {
         let first = i + 1;
         let mut line = raw.to_string();
-        // _assemble_line: a comment ends the line; a `\` at the end joins the next.
+        // _assemble_line: a comment ends the line; a `\` at the end (blanks
+        // after it aside) is dropped and joins the next line as it is.
         loop {
             let trimmed = line.trim_start_matches([' ', '\t', '\n']);
             if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -231,14 +233,13 @@ pub fn read_pam_environment(text: &str) -> Vec<PamEntry> {
                 line.truncate(hash);
                 break;
             }
-            let end = line.trim_end_matches([' ', '\t', '\n', '\r']).len();
-            line.truncate(end);
-            if line.ends_with('\\') {
-                line.pop();
-                line.push(' ');
+            let end = line.trim_end_matches([' ', '\t', '\n']).len();
+            if line[..end].ends_with('\\') {
+                line.truncate(end - 1);
                 match lines.next() {
                     Some((_, next)) => line.push_str(next),
-                    None => break,
+                    // pam_env drops a line whose continuation never comes.
+                    None => line.clear(),
                 }
                 continue;
             }
@@ -382,9 +383,9 @@ mod tests {
             ("C", Some("x\"y")),
             ("D", Some("a ")),
             ("E", Some("$HOME/x")),
-            ("F", Some("long    value")),
+            ("F", Some("long   value")),
             ("G", None),
-            ("H", Some("x")),
+            ("H", Some("x\" ")),
         ];
         let want: Vec<(String, Option<String>)> =
             want.iter().map(|(n, v)| (n.to_string(), v.map(str::to_string))).collect();
