@@ -57,8 +57,11 @@ fn real_bash_agrees_with_the_reader() {
 
 fn corpus() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/shell_corpus");
-    let mut cases: Vec<PathBuf> =
-        std::fs::read_dir(&root).expect("tests/shell_corpus").map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/shell_corpus")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
     cases
 }
@@ -108,7 +111,10 @@ fn real_bash_agrees_with_the_reader_body() {
                             failures.push(format!(
                                 "{name}: {} {var}: bash ends with {bash:?}, amlnet says {said:?} (from {:?})",
                                 kind.name(),
-                                view.variables.iter().find(|v| v.name == *var).map(|v| format!("{} line {}", v.file, v.line))
+                                view.variables
+                                    .iter()
+                                    .find(|v| v.name == *var)
+                                    .map(|v| format!("{} line {}", v.file, v.line))
                             ));
                         }
                     }
@@ -257,18 +263,22 @@ fn wait_output(mut child: std::process::Child, limit: Duration) -> Vec<u8> {
     reader.join().unwrap()
 }
 
+type PamStart = unsafe extern "C" fn(
+    *const libc::c_char,
+    *const libc::c_char,
+    *const PamConv,
+    *const libc::c_char,
+    *mut *mut libc::c_void,
+) -> libc::c_int;
+type PamCall = unsafe extern "C" fn(*mut libc::c_void, libc::c_int) -> libc::c_int;
+type PamGetEnvList = unsafe extern "C" fn(*mut libc::c_void) -> *mut *mut libc::c_char;
+
 /// libpam, loaded at run time (no -dev package, no link-time dependency).
 struct Pam {
-    start: unsafe extern "C" fn(
-        *const libc::c_char,
-        *const libc::c_char,
-        *const PamConv,
-        *const libc::c_char,
-        *mut *mut libc::c_void,
-    ) -> libc::c_int,
-    open_session: unsafe extern "C" fn(*mut libc::c_void, libc::c_int) -> libc::c_int,
-    getenvlist: unsafe extern "C" fn(*mut libc::c_void) -> *mut *mut libc::c_char,
-    end: unsafe extern "C" fn(*mut libc::c_void, libc::c_int) -> libc::c_int,
+    start: PamStart,
+    open_session: PamCall,
+    getenvlist: PamGetEnvList,
+    end: PamCall,
     confdir: tempfile::TempDir,
 }
 
@@ -313,10 +323,10 @@ impl Pam {
             std::fs::write(confdir.path().join("amlnet-corpus"), "session required pam_env.so conffile=/dev/null\n")
                 .map_err(|e| e.to_string())?;
             Ok(Pam {
-                start: std::mem::transmute::<*mut libc::c_void, _>(sym("pam_start_confdir")?),
-                open_session: std::mem::transmute::<*mut libc::c_void, _>(sym("pam_open_session")?),
-                getenvlist: std::mem::transmute::<*mut libc::c_void, _>(sym("pam_getenvlist")?),
-                end: std::mem::transmute::<*mut libc::c_void, _>(sym("pam_end")?),
+                start: std::mem::transmute::<*mut libc::c_void, PamStart>(sym("pam_start_confdir")?),
+                open_session: std::mem::transmute::<*mut libc::c_void, PamCall>(sym("pam_open_session")?),
+                getenvlist: std::mem::transmute::<*mut libc::c_void, PamGetEnvList>(sym("pam_getenvlist")?),
+                end: std::mem::transmute::<*mut libc::c_void, PamCall>(sym("pam_end")?),
                 confdir,
             })
         }

@@ -164,8 +164,13 @@ pub fn read(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> ShellFile {
 /// Parses `text` as if it were the file `name`; `source` lines are noted,
 /// not followed. The entry point of the fuzz target.
 pub fn parse_str(text: &str, name: &str) -> ShellFile {
+    parse_str_for(text, name, None)
+}
+
+/// [`parse_str`] for one kind of shell (`None`: the file view).
+pub fn parse_str_for(text: &str, name: &str, context: Option<Context>) -> ShellFile {
     let env = |_: &str| None;
-    let mut state = State::new(&env, None, Vec::new());
+    let mut state = State::new(&env, context, Vec::new());
     state.follow_sources = false;
     state.parse(text, name, 0, 1, Truth::Yes, false);
     state.finish()
@@ -682,7 +687,7 @@ impl<'a> State<'a> {
         // A case pattern (`a|b)`, split by the lexer at `|`).
         if let Some(frame) = ex.frames.last_mut().filter(|f| f.kind == FrameKind::Case && f.want_pattern)
             && let Some(first) = words.first()
-            && !(first.text == "esac" && !first.quoted)
+            && (first.text != "esac" || first.quoted)
         {
             if words.len() == 1 && sep == Sep::Pipe && !first.text.ends_with(')') {
                 ex.patterns.push(first.text.trim_start_matches('(').to_string());
@@ -1532,9 +1537,10 @@ fn unmark(text: &str) -> String {
 fn glob_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
-    // One pattern element at a time: (element, length in `p`).
-    let element = |i: usize| -> Option<(Option<Vec<(char, char, bool)>>, usize)> {
-        // None = `*`; Some(ranges) with a leading negation flag in .2 of the first.
+    // One element: `None` for `*`, else the character ranges it matches
+    // (each carrying the class's negation), and its length in `p`.
+    type Element = (Option<Vec<(char, char, bool)>>, usize);
+    let element = |i: usize| -> Option<Element> {
         match p.get(i)? {
             '*' => Some((None, 1)),
             '?' => Some((Some(vec![('\0', char::MAX, false)]), 1)),
