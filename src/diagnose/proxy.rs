@@ -258,4 +258,26 @@ mod tests {
         assert_eq!(live.https, None, "the live environment has proxy variables: it decides");
         assert_eq!(live.no_proxy, ".corp");
     }
+
+    #[test]
+    fn an_assignment_exported_by_an_earlier_file_is_not_unexported() {
+        use crate::local::startup::{ProcessKind, ProcessVariable, ProcessView, Startup};
+        let file = bashrc::parse_str("https_proxy=http://p:3128\n", "~/.bashrc");
+        let view = |kind| ProcessView {
+            kind,
+            reads: vec!["/etc/environment".into(), "~/.bashrc".into()],
+            variables: vec![ProcessVariable {
+                name: "https_proxy".into(),
+                value: Some("http://p:3128".into()),
+                file: "~/.bashrc".into(),
+                line: 1,
+                cut: false,
+            }],
+        };
+        let startup = Startup { views: vec![view(ProcessKind::SshLogin)], notes: Vec::new() };
+        let alone = Machine { bashrc: Some(file.clone()), ..Machine::default() };
+        assert!(judged(&alone).iter().any(|f| f.code == Code::ProxyNotExported));
+        let with_pam = Machine { bashrc: Some(file), startup: Some(startup), ..Machine::default() };
+        assert!(!judged(&with_pam).iter().any(|f| f.code == Code::ProxyNotExported), "/etc/environment exported it");
+    }
 }

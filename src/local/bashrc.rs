@@ -794,7 +794,7 @@ impl<'a> State<'a> {
                 "!" => negate = !negate,
                 "function" => {
                     let name = words.get(1).map(|w| w.text.trim_end_matches("()").to_string()).unwrap_or_default();
-                    return self.header(file, line, name, &words[2..], ex, lexer);
+                    return self.header(file, line, name, words.get(2..).unwrap_or_default(), ex, lexer);
                 }
                 _ => {
                     // `name() {`, `name () {`.
@@ -1065,7 +1065,7 @@ impl<'a> State<'a> {
             }
             "eval" => {
                 let text: String = args.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
-                self.not_evaluated(file, line, "eval", &text, args.iter().any(|w| w.dynamic), truth);
+                self.not_evaluated(file, line, "eval", &text, truth);
                 Truth::Maybe
             }
             _ => {
@@ -1144,15 +1144,14 @@ impl<'a> State<'a> {
 
     /// `eval`, `source <(...)`, `export $(...)`: what they set is not
     /// known. A proxy variable they may set is not evaluated, said in a note.
-    fn not_evaluated(&mut self, file: &str, line: usize, what: &str, text: &str, dynamic: bool, truth: Truth) {
+    fn not_evaluated(&mut self, file: &str, line: usize, what: &str, text: &str, truth: Truth) {
         let mut names = proxy_names_in(text);
         if names.is_empty() && text.to_ascii_lowercase().contains("proxy") {
             names = super::proxy::PROXY_VARIABLES.iter().map(|s| s.to_string()).collect();
         }
         if names.is_empty() {
-            if dynamic {
-                self.note(file, Some(line), format!("{what} of a command's output: not evaluated"));
-            }
+            // `eval "$(dircolors -b)"`, `eval "$(ssh-agent)"`: nothing about
+            // a proxy, and in every Ubuntu bashrc; not worth a note.
             return;
         }
         self.note(file, Some(line), format!("{what} may set {}: not evaluated", names.join(", ")));
@@ -1188,7 +1187,7 @@ impl<'a> State<'a> {
                 continue;
             }
             if w.dynamic && split_assignment(&w.text).is_none() {
-                self.not_evaluated(file, line, "export", &w.text, true, truth);
+                self.not_evaluated(file, line, "export", &w.text, truth);
                 continue;
             }
             self.assign_or_mark(file, line, w, !unexport, true, truth);
@@ -1306,7 +1305,7 @@ impl<'a> State<'a> {
     fn source(&mut self, file: &str, line: usize, target: &Word, truth: Truth, depth: usize) {
         let target_text = target.text.clone();
         if target_text.starts_with("<(") || target.dynamic {
-            return self.not_evaluated(file, line, "source", &target_text, true, truth);
+            return self.not_evaluated(file, line, "source", &target_text, truth);
         }
         if !self.follow_sources {
             return self.note(file, Some(line), format!("sources {target_text} (not followed here)"));
@@ -2213,6 +2212,13 @@ mod tests {
             "<<",
             "<<'",
             "case x in\n",
+            "function",
+            "f()",
+            "for",
+            "do",
+            "done",
+            "( )",
+            "a() { a; }; a",
         ] {
             let _ = parse_str(text, "x");
         }

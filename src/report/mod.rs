@@ -175,6 +175,10 @@ fn process_lines(e: &Environment) -> Vec<String> {
             None => groups.push((vec![p.label], &p.proxy)),
         }
     }
+    if groups.iter().all(|(_, vars)| vars.is_empty()) {
+        // Nothing from any file: the proxy line above says so already.
+        return Vec::new();
+    }
     groups
         .into_iter()
         .map(|(labels, vars)| {
