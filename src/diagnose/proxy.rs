@@ -157,7 +157,7 @@ fn processes_getting(machine: &Machine, name: &str, value: &str) -> String {
     match (get.is_empty(), miss.is_empty()) {
         (true, _) => "; no kind of process gets it from the startup files".to_string(),
         (false, true) => String::new(),
-        (false, false) => format!("; {} get it, {} do not", labels(&get), labels(&miss)),
+        (false, false) => format!("; from the startup files it reaches: {}; not: {}", labels(&get), labels(&miss)),
     }
 }
 
