@@ -1918,6 +1918,12 @@ impl<'t> Lexer<'t> {
                 }
                 '$' => self.dollar(state, &mut w),
                 '`' => self.backticks(&mut w),
+                // Process substitution: `<(cmd)`, `>(cmd)`.
+                '<' | '>' if self.peek_at(1) == Some('(') => {
+                    self.bump();
+                    w.text.push(c);
+                    self.parenthesised(&mut w);
+                }
                 '#' if w.text.is_empty() && !w.quoted => break,
                 c => {
                     self.bump();
@@ -1944,28 +1950,33 @@ impl<'t> Lexer<'t> {
         }
     }
 
+    /// `(...)` after `$`, `<` or `>`: a command's output, kept as written.
+    fn parenthesised(&mut self, w: &mut Word) {
+        w.dynamic = true;
+        let mut depth = 0usize;
+        while let Some(c) = self.bump() {
+            w.text.push(c);
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// `$NAME`, `${NAME}`, `${NAME:-default}`, `$(...)`.
     fn dollar(&mut self, state: &State<'_>, w: &mut Word) {
         self.bump();
         match self.peek() {
             Some('(') => {
                 // Command or arithmetic substitution: kept as written.
-                w.dynamic = true;
                 w.text.push('$');
-                let mut depth = 0usize;
-                while let Some(c) = self.bump() {
-                    w.text.push(c);
-                    match c {
-                        '(' => depth += 1,
-                        ')' => {
-                            depth = depth.saturating_sub(1);
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+                self.parenthesised(w);
             }
             Some('{') => {
                 self.bump();
