@@ -405,6 +405,8 @@ struct Word {
     unquoted_prefix: usize,
     /// Has no `@`, though its line has one from the word on.
     cut: bool,
+    /// Holds a `$` expansion.
+    expanded: bool,
     /// Where it starts and ends in the text (characters).
     start: usize,
     end: usize,
@@ -1145,8 +1147,14 @@ impl<'a> State<'a> {
     /// `eval`, `source <(...)`, `export $(...)`: what they set is not
     /// known. A proxy variable they may set is not evaluated, said in a note.
     fn not_evaluated(&mut self, file: &str, line: usize, what: &str, text: &str, truth: Truth) {
+        self.not_evaluated_or_any(file, line, what, text, truth, false)
+    }
+
+    /// [`Self::not_evaluated`]; with `any`, a text naming no proxy
+    /// variable may still set every one (`export $(cat .env)`).
+    fn not_evaluated_or_any(&mut self, file: &str, line: usize, what: &str, text: &str, truth: Truth, any: bool) {
         let mut names = proxy_names_in(text);
-        if names.is_empty() && text.to_ascii_lowercase().contains("proxy") {
+        if names.is_empty() && (any || text.to_ascii_lowercase().contains("proxy")) {
             names = super::proxy::PROXY_VARIABLES.iter().map(|s| s.to_string()).collect();
         }
         if names.is_empty() {
@@ -1186,8 +1194,11 @@ impl<'a> State<'a> {
                 unexport |= w.text.contains('n');
                 continue;
             }
-            if w.dynamic && split_assignment(&w.text).is_none() {
-                self.not_evaluated(file, line, "export", &w.text, truth);
+            // `export $(cat .env)`, `export "$line"` (a loop over a file):
+            // what it exports is not known, proxies included.
+            if (w.dynamic || w.expanded) && split_assignment(&w.text).is_none() && !is_name(&w.text) {
+                let text = if w.text.is_empty() { "an expanded word" } else { w.text.as_str() };
+                self.not_evaluated_or_any(file, line, "export", text, truth, true);
                 continue;
             }
             self.assign_or_mark(file, line, w, !unexport, true, truth);
@@ -1834,6 +1845,7 @@ impl<'t> Lexer<'t> {
             quoted: false,
             unquoted_prefix: usize::MAX,
             cut: false,
+            expanded: false,
             start,
             end: start,
         };
@@ -1972,6 +1984,7 @@ impl<'t> Lexer<'t> {
     /// `$NAME`, `${NAME}`, `${NAME:-default}`, `$(...)`.
     fn dollar(&mut self, state: &State<'_>, w: &mut Word) {
         self.bump();
+        w.expanded = true;
         match self.peek() {
             Some('(') => {
                 // Command or arithmetic substitution: kept as written.
