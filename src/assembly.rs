@@ -225,6 +225,7 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
         resolv_conf: machine.resolv.clone(),
         uses_azure_dns,
         machine_read: !machine.simulated,
+        processes: processes(&machine),
         notes: plan.notes.iter().cloned().chain(notes(options, &machine, &proxy)).collect(),
         address_rule: None,
     };
@@ -296,6 +297,35 @@ fn trust_store(source: &TrustSource) -> Result<TrustStore> {
     TrustStore::load(source.system, &pem).map_err(|e| anyhow!("--ca-file {e}"))
 }
 
+/// What each kind of process gets from the startup files, values masked.
+fn processes(machine: &Machine) -> Vec<crate::report::record::ProcessRecord> {
+    use crate::report::record::{ProcessProxyRecord, ProcessRecord};
+    let Some(startup) = &machine.startup else { return Vec::new() };
+    startup
+        .views
+        .iter()
+        .map(|v| ProcessRecord {
+            kind: v.kind.name(),
+            label: v.kind.label(),
+            reads: v.reads.clone(),
+            proxy: v
+                .variables
+                .iter()
+                .map(|p| ProcessProxyRecord {
+                    name: p.name.clone(),
+                    value: p.value.as_ref().map(|value| match p.cut && !value.is_empty() {
+                        true => crate::redact::MASK.to_string(),
+                        false => machine.mask(&p.name, value),
+                    }),
+                    file: p.file.clone(),
+                    line: p.line,
+                    evaluated: p.value.is_some(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// Remarks on what was read, for the report.
 fn notes(options: &RunOptions, machine: &Machine, proxy: &ProxySettings) -> Vec<String> {
     let mut notes: Vec<String> = Vec::new();
@@ -309,6 +339,15 @@ fn notes(options: &RunOptions, machine: &Machine, proxy: &ProxySettings) -> Vec<
     if let Some(w) = &machine.windows {
         notes.extend(w.notes.iter().cloned());
         notes.extend(w.proxy_notes(!machine.env_proxy.is_empty()));
+    }
+    for n in machine.startup.iter().flat_map(|s| s.notes.iter()) {
+        let line = match n.line {
+            Some(l) => format!("{} line {l}: {}", n.file, n.message),
+            None => format!("{}: {}", n.file, n.message),
+        };
+        if !notes.contains(&line) {
+            notes.push(line);
+        }
     }
     notes.extend(machine.resolv_error.clone());
     if options.dns.is_none()

@@ -496,3 +496,94 @@ fn a_proxy_whose_name_does_not_resolve_is_an_error() {
     assert!(pypi["error"].as_str().unwrap().contains("its name proxy.corp.example did not resolve"), "{pypi}");
     assert_eq!(r["summary"]["skipped"], 0, "{}", r["summary"]);
 }
+
+/// `amlnet check --only local` on a set of startup files: the report's
+/// `environment.processes` and the findings.
+fn local_check(files: &[(&str, &str)]) -> (std::process::Output, serde_json::Value) {
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (etc, home) = (dir.path().join("etc"), dir.path().join("home"));
+    std::fs::create_dir_all(etc.join("profile.d")).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let p = |x: &std::path::Path| x.to_str().unwrap().to_string();
+    let args = [
+        "check".to_string(),
+        "--only".into(),
+        "local".into(),
+        "--workspace-id".into(),
+        "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42".into(),
+        "--region".into(),
+        "eastus".into(),
+        "--dns-server".into(),
+        server.local_addr().unwrap().to_string(),
+        "--hosts-file".into(),
+        "/dev/null".into(),
+        "--etc-environment".into(),
+        p(&etc.join("environment")),
+        "--etc-profile".into(),
+        p(&etc.join("profile")),
+        "--profile-dir".into(),
+        p(&etc.join("profile.d")),
+        "--etc-bashrc".into(),
+        p(&etc.join("bash.bashrc")),
+        "--home".into(),
+        p(&home),
+        "--output".into(),
+        "json".into(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = amlnet();
+    cmd.args(&args).env_remove("HTTPS_PROXY").env_remove("https_proxy").env_remove("HTTP_PROXY");
+    for v in ["http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"] {
+        cmd.env_remove(v);
+    }
+    let o = cmd.output().expect("the binary runs");
+    let r = report(&o);
+    (o, r)
+}
+
+/// issue 9, item 1: a proxy_on/proxy_off pair never called sets nothing,
+/// so it is no error; called at top level, it applies there.
+#[test]
+fn a_proxy_function_never_called_sets_nothing() {
+    let functions = "proxy_on() {\n  export https_proxy=http://10.0.0.5:3128\n  export http_proxy=$https_proxy\n}\nproxy_off() {\n  unset https_proxy http_proxy\n}\n";
+    let (o, r) = local_check(&[("home/.bashrc", functions)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(hosts_of(&r, "no-proxy-missing-private").is_empty());
+    let interactive = &r["environment"]["processes"][2];
+    assert_eq!(interactive["kind"], "interactive");
+    assert_eq!(interactive["proxy"], serde_json::json!([]));
+    let called = format!("{functions}proxy_on\n");
+    let (_, r) = local_check(&[("home/.bashrc", &called)]);
+    let interactive = &r["environment"]["processes"][2];
+    assert_eq!(interactive["proxy"][0]["name"], "http_proxy", "{interactive}");
+    assert_eq!(interactive["proxy"][1]["value"], "http://10.0.0.5:3128");
+    assert_eq!(interactive["proxy"][1]["line"], 2, "the line in the body");
+}
+
+/// issue 9, item 4: /etc/environment reaches SSH logins and cron, not a
+/// setup script or a service; each variable names its file and line.
+#[test]
+fn each_kind_of_process_gets_what_its_files_give() {
+    let (_, r) = local_check(&[
+        ("etc/environment", "# proxy for everyone\nhttps_proxy=\"http://10.0.0.5:3128\"\n"),
+        ("etc/profile", "for i in /etc/profile.d/*.sh; do\n  if [ -r $i ]; then\n    . $i\n  fi\ndone\n"),
+        ("etc/profile.d/np.sh", "export no_proxy=.azureml.ms\n"),
+        ("home/.bashrc", "[[ $- != *i* ]] && return\nexport HTTPS_PROXY=http://10.0.0.6:8080\n"),
+    ]);
+    let procs = r["environment"]["processes"].as_array().unwrap();
+    let get = |kind: &str| procs.iter().find(|p| p["kind"] == kind).unwrap().clone();
+    let ssh = get("ssh_login");
+    assert_eq!(ssh["proxy"][0]["name"], "https_proxy", "{ssh}");
+    assert!(ssh["proxy"][0]["file"].as_str().unwrap().ends_with("etc/environment"));
+    assert_eq!(ssh["proxy"][0]["line"], 2);
+    assert_eq!(ssh["proxy"][1]["value"], ".azureml.ms");
+    assert_eq!(get("cron")["proxy"].as_array().unwrap().len(), 1);
+    assert_eq!(get("script")["proxy"], serde_json::json!([]));
+    assert_eq!(get("service")["proxy"], serde_json::json!([]));
+    assert_eq!(get("interactive")["proxy"][0]["value"], "http://10.0.0.6:8080");
+    assert_eq!(get("ssh_command")["proxy"].as_array().unwrap().len(), 1, "the guard stops ~/.bashrc");
+}

@@ -151,6 +151,21 @@ pub(super) struct NetworkArgs {
     /// Read proxy variables from this shell startup file [default: $HOME/.bashrc; none on Windows].
     #[arg(long, value_name = "FILE", help_heading = "This machine")]
     pub(super) bashrc: Option<PathBuf>,
+    /// Read PAM's environment file from this file (SSH, Bastion and cron sessions get it; not on Windows).
+    #[arg(long, value_name = "FILE", default_value = "/etc/environment", help_heading = "This machine")]
+    pub(super) etc_environment: PathBuf,
+    /// Read the login shells' system profile from this file.
+    #[arg(long, value_name = "FILE", default_value = "/etc/profile", help_heading = "This machine")]
+    pub(super) etc_profile: PathBuf,
+    /// Read /etc/profile.d/*.sh from this directory.
+    #[arg(long, value_name = "DIR", default_value = "/etc/profile.d", help_heading = "This machine")]
+    pub(super) profile_dir: PathBuf,
+    /// Read the system bashrc (Debian's /etc/bash.bashrc) from this file.
+    #[arg(long, value_name = "FILE", default_value = "/etc/bash.bashrc", help_heading = "This machine")]
+    pub(super) etc_bashrc: PathBuf,
+    /// Home directory whose ~/.bash_profile, ~/.profile and ~/.bashrc are read [default: $HOME].
+    #[arg(long, value_name = "DIR", help_heading = "This machine")]
+    pub(super) home: Option<PathBuf>,
     /// Hosts file that may pin Azure names [default: /etc/hosts; on Windows %SystemRoot%\System32\drivers\etc\hosts].
     #[arg(long, value_name = "FILE", help_heading = "This machine")]
     pub(super) hosts_file: Option<PathBuf>,
@@ -162,6 +177,22 @@ pub(super) struct NetworkArgs {
     pub(super) loopback_only: bool,
     #[command(flatten)]
     pub(super) probe: ProbeArgs,
+}
+
+impl NetworkArgs {
+    /// Where the local checks read.
+    pub(super) fn machine_paths(&self) -> local::MachinePaths {
+        local::MachinePaths {
+            bashrc: self.bashrc.clone(),
+            hosts_file: self.hosts_file.clone(),
+            resolv_conf: self.resolv_conf.clone(),
+            etc_environment: self.etc_environment.clone(),
+            etc_profile: self.etc_profile.clone(),
+            profile_dir: self.profile_dir.clone(),
+            etc_bashrc: self.etc_bashrc.clone(),
+            home: self.home.clone(),
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

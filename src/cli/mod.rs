@@ -17,7 +17,7 @@ use crate::check::check;
 use crate::diagnose::Severity;
 use crate::interrupt::Interrupt;
 use crate::lab::{self, Lab};
-use crate::local::{HostInfo, Machine, MachinePaths};
+use crate::local::{HostInfo, Machine};
 use crate::report::Report;
 use args::{
     CheckArgs, Cli, Command, DemoArgs, FailOn, JobArgs, MergeArgs, MergeFormat, OutputArgs, PlanArgs, PlanFormat,
@@ -166,6 +166,7 @@ fn check_with(args: CheckArgs, started: Instant) -> Result<u8> {
             "no workspace named: give --workspace-json FILE (az ml workspace show -o json), or --workspace-id with --region; `amlnet demo` shows a check on a simulated network"
         );
     }
+    let paths = net.machine_paths();
     let areas = Areas { skip: net.skip, only: net.only };
     let mut plan = loaded.plan()?;
     areas.filter_plan(&mut plan);
@@ -173,7 +174,6 @@ fn check_with(args: CheckArgs, started: Instant) -> Result<u8> {
         bail!("nothing to check: every catalogue entry was left out (see `amlnet plan`)");
     }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let paths = MachinePaths { bashrc: net.bashrc, hosts_file: net.hosts_file, resolv_conf: net.resolv_conf };
     let machine = Machine::read(&paths, &env);
     let options = RunOptions {
         dns: (!net.dns_server.is_empty())

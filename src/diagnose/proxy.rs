@@ -52,6 +52,15 @@ fn judge_values(machine: &Machine, out: &mut Collector) {
             }
         }
     }
+    // What the other startup files give (/etc/environment, /etc/profile, ...).
+    for v in machine.startup.iter().flat_map(|s| s.views.iter()).flat_map(|v| v.variables.iter()) {
+        let label = format!("{} ({} line {})", v.name, v.file, v.line);
+        if let Some(value) = &v.value
+            && !values.iter().any(|(l, _, _)| *l == label)
+        {
+            values.push((label, value.clone(), false));
+        }
+    }
     for (label, value, live) in values {
         let var = label.split_whitespace().next().unwrap_or_default().to_string();
         if proxy::is_proxy_url_variable(&var) && !value.trim().is_empty() {
@@ -152,7 +161,13 @@ fn judge_bashrc(machine: &Machine, out: &mut Collector) {
     for name in proxy::PROXY_VARIABLES {
         let Some(a) = file.last(name) else { continue };
         let at = format!("{} line {}", a.file, a.line);
-        if !a.exported {
+        // Exported all the same where an earlier file exported it (the
+        // shell keeps the export attribute): a shell that really reads the
+        // file exports it.
+        let exported_in_a_shell = machine.startup.as_ref().is_some_and(|s| {
+            s.views.iter().any(|v| v.variables.iter().any(|x| x.name == *name && x.file == a.file && x.line == a.line))
+        });
+        if !a.exported && !exported_in_a_shell {
             let evidence =
                 format!("{at}: {}='{}' is assigned but never exported", a.name, machine.mask(&a.name, &a.value));
             out.add(Code::ProxyNotExported, Severity::Warning, Hit::new(&a.name, evidence));
@@ -173,8 +188,24 @@ fn judge_bashrc(machine: &Machine, out: &mut Collector) {
             _ if a.conditional => "; it is set inside a conditional block".to_string(),
             _ => String::new(),
         };
-        let evidence = format!("{at} sets {name}='{}', but {now}{why}", machine.mask(name, &a.value));
+        let gets = processes_getting(machine, name, &a.value);
+        let evidence = format!("{at} sets {name}='{}', but {now}{why}{gets}", machine.mask(name, &a.value));
         out.add(Code::ProxyEnvMismatch, Severity::Warning, Hit::new(*name, evidence));
+    }
+}
+
+/// Which kinds of process get `name` = `value` from the startup files, in words.
+fn processes_getting(machine: &Machine, name: &str, value: &str) -> String {
+    let Some(startup) = &machine.startup else { return String::new() };
+    let (get, miss): (Vec<_>, Vec<_>) =
+        startup.views.iter().partition(|v| v.get(name).is_some_and(|x| x == Some(value)));
+    let labels = |v: &[&crate::local::startup::ProcessView]| -> String {
+        v.iter().map(|v| v.kind.label()).collect::<Vec<_>>().join(", ")
+    };
+    match (get.is_empty(), miss.is_empty()) {
+        (true, _) => "; no kind of process gets it from the startup files".to_string(),
+        (false, true) => String::new(),
+        (false, false) => format!("; from the startup files it reaches: {}; not: {}", labels(&get), labels(&miss)),
     }
 }
 
@@ -319,5 +350,27 @@ mod tests {
         let live = Machine { bashrc: Some(file), ..env(&[("NO_PROXY", ".corp")]) }.proxy_settings();
         assert_eq!(live.https, None, "the live environment has proxy variables: it decides");
         assert_eq!(live.no_proxy, ".corp");
+    }
+
+    #[test]
+    fn an_assignment_exported_by_an_earlier_file_is_not_unexported() {
+        use crate::local::startup::{ProcessKind, ProcessVariable, ProcessView, Startup};
+        let file = bashrc::parse_str("https_proxy=http://p:3128\n", "~/.bashrc");
+        let view = |kind| ProcessView {
+            kind,
+            reads: vec!["/etc/environment".into(), "~/.bashrc".into()],
+            variables: vec![ProcessVariable {
+                name: "https_proxy".into(),
+                value: Some("http://p:3128".into()),
+                file: "~/.bashrc".into(),
+                line: 1,
+                cut: false,
+            }],
+        };
+        let startup = Startup { views: vec![view(ProcessKind::SshLogin)], notes: Vec::new() };
+        let alone = Machine { bashrc: Some(file.clone()), ..Machine::default() };
+        assert!(judged(&alone).iter().any(|f| f.code == Code::ProxyNotExported));
+        let with_pam = Machine { bashrc: Some(file), startup: Some(startup), ..Machine::default() };
+        assert!(!judged(&with_pam).iter().any(|f| f.code == Code::ProxyNotExported), "/etc/environment exported it");
     }
 }

@@ -6,6 +6,7 @@ pub mod hosts;
 pub mod interfaces;
 pub mod proxy;
 pub mod resolv;
+pub mod startup;
 pub mod windows;
 
 use std::net::{IpAddr, SocketAddr};
@@ -44,7 +45,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// Where the local checks read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct MachinePaths {
     /// `--bashrc` (default `$HOME/.bashrc`).
     pub bashrc: Option<std::path::PathBuf>,
@@ -52,6 +53,16 @@ pub struct MachinePaths {
     pub hosts_file: Option<std::path::PathBuf>,
     /// `--resolv-conf` (default `/etc/resolv.conf`; on Windows the adapters' DNS servers).
     pub resolv_conf: Option<std::path::PathBuf>,
+    /// `--etc-environment` (default `/etc/environment`; not read on Windows).
+    pub etc_environment: std::path::PathBuf,
+    /// `--etc-profile` (default `/etc/profile`; not read on Windows).
+    pub etc_profile: std::path::PathBuf,
+    /// `--profile-dir` (default `/etc/profile.d`; not read on Windows).
+    pub profile_dir: std::path::PathBuf,
+    /// `--etc-bashrc` (default `/etc/bash.bashrc`; not read on Windows).
+    pub etc_bashrc: std::path::PathBuf,
+    /// `--home` (default `$HOME`): where `~/.profile` and the others are.
+    pub home: Option<std::path::PathBuf>,
 }
 
 /// Everything read from this machine before the run.
@@ -75,6 +86,8 @@ pub struct Machine {
     pub bashrc: Option<bashrc::ShellFile>,
     /// Its path.
     pub bashrc_path: Option<String>,
+    /// What each kind of process gets from the startup files.
+    pub startup: Option<startup::Startup>,
     /// Not this machine: the lab's simulated one (`amlnet demo`).
     pub simulated: bool,
     /// What only Windows has (adapters' DNS servers, Internet settings).
@@ -92,8 +105,18 @@ impl Machine {
             Ok(r) => (Some(r), None),
             Err(e) => (None, Some(e)),
         };
-        let bashrc_path =
-            paths.bashrc.clone().or_else(|| env("HOME").map(|h| std::path::Path::new(&h).join(".bashrc")));
+        let home = paths.home.clone().or_else(|| env("HOME").map(std::path::PathBuf::from));
+        let bashrc_path = paths.bashrc.clone().or_else(|| home.as_ref().map(|h| h.join(".bashrc")));
+        let startup_paths = startup::StartupPaths {
+            etc_environment: paths.etc_environment.clone(),
+            etc_profile: paths.etc_profile.clone(),
+            profile_dir: paths.profile_dir.clone(),
+            etc_bashrc: paths.etc_bashrc.clone(),
+            home: home.clone(),
+            bashrc: paths.bashrc.clone(),
+        };
+        let home_text = home.as_ref().map(|h| h.display().to_string());
+        let file_env = |name: &str| if name == "HOME" { home_text.clone() } else { env(name) };
         let (hosts, hosts_error) = match hosts::read(paths.hosts_file.as_deref().unwrap_or(Path::new("/etc/hosts"))) {
             Ok(h) => (h, None),
             Err(e) => (Vec::new(), Some(e)),
@@ -109,8 +132,9 @@ impl Machine {
                 .iter()
                 .filter_map(|n| env(n).map(|v| (n.to_string(), Secret(v))))
                 .collect(),
-            bashrc: bashrc_path.as_ref().map(|p| bashrc::read(p, env)),
+            bashrc: bashrc_path.as_ref().map(|p| bashrc::read(p, &file_env)),
             bashrc_path: bashrc_path.map(|p| p.display().to_string()),
+            startup: Some(startup::read(&startup_paths)),
             simulated: false,
             windows: None,
         }
@@ -187,7 +211,8 @@ impl Machine {
     /// The proxy variables in force (see [`ProxySettings`]).
     pub fn proxy_settings(&self) -> ProxySettings {
         let use_file = self.env_proxy.is_empty();
-        let from_file = |n: &str| self.bashrc.as_ref().and_then(|f| f.last(n)).filter(|a| use_file && a.exported);
+        let from_file =
+            |n: &str| self.bashrc.as_ref().and_then(|f| f.last(n)).filter(|a| use_file && a.exported && !a.dynamic);
         let get = |n: &str| self.env(n).or_else(|| from_file(n).map(|a| a.value.clone()));
         let https = proxy::https_proxy_value(&get).map(|(variable, value)| {
             let label = match from_file(&variable) {

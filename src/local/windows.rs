@@ -497,6 +497,8 @@ pub fn machine_from(
         env_proxy,
         bashrc: bashrc_path.as_ref().map(|p| super::bashrc::read(p, env)),
         bashrc_path: bashrc_path.map(|p| p.display().to_string()),
+        // No /etc/environment, profiles or bash.bashrc on Windows.
+        startup: None,
         simulated: false,
         windows: Some(windows),
     }
@@ -706,7 +708,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let hosts = dir.path().join("hosts");
         std::fs::write(&hosts, "# Copyright (c) 1993-2009 Microsoft Corp.\r\n10.1.0.9 ml.contoso.example\r\n").unwrap();
-        let paths = super::super::MachinePaths { bashrc: None, hosts_file: Some(hosts), resolv_conf: None };
+        let paths = super::super::MachinePaths { hosts_file: Some(hosts), ..Default::default() };
         let no_env = |_: &str| None;
         let m = machine_from(&fixture_snapshot(), &paths, &no_env);
         assert!(m.resolv.is_none() && m.resolv_error.is_none(), "no resolv.conf is looked for on Windows");
@@ -736,7 +738,7 @@ mod tests {
 
     #[test]
     fn the_default_hosts_file_is_under_system_root() {
-        let paths = super::super::MachinePaths { bashrc: None, hosts_file: None, resolv_conf: None };
+        let paths = super::super::MachinePaths::default();
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("Windows").to_str().unwrap().to_string();
         // On Linux the backslashes are part of one file name in the folder.

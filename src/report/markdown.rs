@@ -150,6 +150,9 @@ fn this_machine(out: &mut String, r: &Report) {
         let from = super::origin_words(&v.origin);
         out.push_str(&format!("- proxy: `{}={}` ({from})\n", v.name, v.value));
     }
+    for line in super::process_lines(e) {
+        out.push_str(&format!("- startup files, {line}\n"));
+    }
     for h in &e.hosts_overrides {
         out.push_str(&format!("- hosts file: {} line {}: `{} {}`\n", h.file, h.line, h.address, h.name));
     }

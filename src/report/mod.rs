@@ -84,6 +84,8 @@ pub struct Environment {
     pub uses_azure_dns: bool,
     /// Whether this machine's own settings were read (not in `demo`).
     pub machine_read: bool,
+    /// What each kind of process gets from the startup files.
+    pub processes: Vec<record::ProcessRecord>,
     /// Remarks on what was read (an unreadable bashrc, a sourced file not found).
     pub notes: Vec<String>,
     /// The rule that decided what is private.
@@ -161,6 +163,40 @@ fn origin_words(origin: &crate::local::proxy::Origin) -> String {
             format!("{file} line {line}{}", if *exported { "" } else { ", not exported" })
         }
     }
+}
+
+/// What each kind of process gets from the startup files, one line per
+/// set of kinds that get the same, as the text and Markdown reports say it.
+fn process_lines(e: &Environment) -> Vec<String> {
+    let mut groups: Vec<(Vec<&str>, &[record::ProcessProxyRecord])> = Vec::new();
+    for p in &e.processes {
+        match groups.iter_mut().find(|(_, vars)| *vars == p.proxy.as_slice()) {
+            Some((labels, _)) => labels.push(p.label),
+            None => groups.push((vec![p.label], &p.proxy)),
+        }
+    }
+    if groups.iter().all(|(_, vars)| vars.is_empty()) {
+        // Nothing from any file: the proxy line above says so already.
+        return Vec::new();
+    }
+    groups
+        .into_iter()
+        .map(|(labels, vars)| {
+            let what = if vars.is_empty() {
+                "no proxy variable".to_string()
+            } else {
+                let vars: Vec<String> = vars
+                    .iter()
+                    .map(|v| match &v.value {
+                        Some(value) => format!("{}={value} ({} line {})", v.name, v.file, v.line),
+                        None => format!("{} not evaluated ({} line {})", v.name, v.file, v.line),
+                    })
+                    .collect();
+                vars.join(", ")
+            };
+            format!("{}: {what}", labels.join("; "))
+        })
+        .collect()
 }
 
 /// This machine's addresses other than loopback, as `interface address`.

@@ -11,6 +11,35 @@ use crate::catalogue::Protocol;
 use crate::diagnose::{Area, Check, Code, NameCheck, PathCheck, Status};
 use crate::probe::{HttpObservation, NameObservation, PathOutcome, TlsFailure, TlsObservation};
 
+/// What one kind of process gets from this machine's startup files.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ProcessRecord {
+    /// `ssh_login`, `ssh_command`, `interactive`, `login_script`, `script`, `cron`, `service`.
+    pub kind: &'static str,
+    /// In words.
+    pub label: &'static str,
+    /// The files it reads first-hand, in order.
+    pub reads: Vec<String>,
+    /// The proxy variables its programs get, or that amlnet did not evaluate.
+    pub proxy: Vec<ProcessProxyRecord>,
+}
+
+/// A proxy variable as one kind of process gets it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ProcessProxyRecord {
+    /// The name.
+    pub name: String,
+    /// The value, secrets masked; null when not evaluated.
+    pub value: Option<String>,
+    /// Where it was last set.
+    pub file: String,
+    /// That line.
+    pub line: usize,
+    /// False when it is set by a command substitution, an alias, an eval
+    /// or under a condition amlnet does not decide: its value is not guessed.
+    pub evaluated: bool,
+}
+
 /// One check as the JSON report writes it.
 #[derive(Debug, Serialize)]
 pub struct CheckRecord<'a> {

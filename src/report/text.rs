@@ -187,6 +187,9 @@ fn this_machine(out: &mut String, p: &Painter, r: &Report) {
         let from = super::origin_words(&v.origin);
         wrap(out, &format!("{}={} ({from})", v.name, v.value), "      ", "  ");
     }
+    for line in super::process_lines(e) {
+        wrap(out, &format!("startup files, {line}"), "      ", "  ");
+    }
     for h in &e.hosts_overrides {
         wrap(out, &format!("{} line {}: {} {}", h.file, h.line, h.address, h.name), "      ", "  ");
     }

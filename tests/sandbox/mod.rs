@@ -356,7 +356,7 @@ fn prepare() {
 /// Puts a tmpfs over `dir` holding what `dir` held: each entry bind-mounted
 /// back from the covered directory (reached through an open descriptor),
 /// each symbolic link made anew, so new entries can be added beside them.
-fn shadow(dir: &Path) {
+pub fn shadow(dir: &Path) {
     let covered = fs::File::open(dir).unwrap_or_else(|e| panic!("open {}: {e}", dir.display()));
     let old = PathBuf::from(format!("/proc/self/fd/{}", covered.as_raw_fd()));
     let entries: Vec<_> = fs::read_dir(&old)
@@ -383,7 +383,7 @@ fn shadow(dir: &Path) {
 }
 
 /// mount(2).
-fn mount(
+pub fn mount(
     source: Option<&Path>,
     target: &Path,
     fstype: Option<&str>,

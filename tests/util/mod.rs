@@ -142,6 +142,19 @@ impl LabHandle {
             "--hosts-file".into(),
             hosts.display().to_string(),
         ];
+        // Nor do its other startup files: an empty file and a directory without them.
+        let empty = self.ca_dir.path().join("empty").display().to_string();
+        let dir = self.ca_dir.path().display().to_string();
+        for (flag, path) in [
+            ("--etc-environment", &empty),
+            ("--etc-profile", &empty),
+            ("--etc-bashrc", &empty),
+            ("--profile-dir", &dir),
+            ("--home", &dir),
+        ] {
+            args.push(flag.to_string());
+            args.push(path.clone());
+        }
         for rule in &self.lab.connect_to {
             args.push("--connect-to".into());
             args.push(rule.to_string());

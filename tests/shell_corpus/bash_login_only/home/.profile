@@ -1,0 +1,1 @@
+export no_proxy=profile

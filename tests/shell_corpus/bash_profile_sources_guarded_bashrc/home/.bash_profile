@@ -1,0 +1,2 @@
+[[ -f ~/.bashrc ]] && . ~/.bashrc
+export no_proxy=localhost

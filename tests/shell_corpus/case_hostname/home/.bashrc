@@ -1,0 +1,4 @@
+case $HOSTNAME in
+  jump*) export https_proxy=http://10.0.0.5:3128 ;;
+esac
+export http_proxy=http://10.0.0.6:8080

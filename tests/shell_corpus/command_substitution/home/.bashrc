@@ -1,0 +1,3 @@
+export https_proxy=$(cat ~/.proxy-url)
+export http_proxy=`cat ~/.proxy-url`
+export no_proxy=localhost

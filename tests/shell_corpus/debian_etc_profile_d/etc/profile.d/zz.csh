@@ -1,0 +1,1 @@
+setenv http_proxy http://csh:1

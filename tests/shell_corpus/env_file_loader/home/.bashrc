@@ -1,0 +1,3 @@
+while read -r line; do
+  export "$line"
+done < ~/.env

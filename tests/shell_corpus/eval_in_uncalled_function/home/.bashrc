@@ -1,0 +1,4 @@
+setp() {
+  eval "export https_proxy=http://10.0.0.5:3128"
+}
+export http_proxy=http://10.0.0.6:8080

@@ -1,0 +1,1 @@
+export https_proxy=http://profiled:1

@@ -1,0 +1,4 @@
+for f in ~/.proxy.d/*.sh; do
+  . "$f"
+done
+unset f

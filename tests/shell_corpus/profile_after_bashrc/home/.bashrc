@@ -1,0 +1,2 @@
+export no_proxy=localhost
+export https_proxy=http://10.0.0.5:3128

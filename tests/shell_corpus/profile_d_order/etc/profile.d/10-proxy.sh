@@ -1,0 +1,2 @@
+export https_proxy=http://first:1
+export http_proxy=http://10.0.0.6:8080

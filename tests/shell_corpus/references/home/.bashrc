@@ -1,0 +1,9 @@
+PROXY_HOST=10.0.0.5
+PROXY_PORT=3128
+PROXY="http://$PROXY_HOST:${PROXY_PORT}"
+export https_proxy=$PROXY
+export http_proxy=${HTTP_ONLY:-$PROXY}
+export no_proxy="${no_proxy:+$no_proxy,}localhost"
+export NO_PROXY=${EMPTY-unset-default}
+EMPTY=
+export ALL_PROXY=${EMPTY-set-but-empty}x

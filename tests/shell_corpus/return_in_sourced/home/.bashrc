@@ -1,0 +1,2 @@
+. ~/.proxyrc
+export http_proxy=http://10.0.0.6:8080

@@ -1,0 +1,1 @@
+export no_proxy="$no_proxy,.azureml.ms"

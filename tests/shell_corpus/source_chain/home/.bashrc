@@ -1,0 +1,2 @@
+. ~/.proxyrc
+export NO_PROXY=.bashrc

@@ -1,0 +1,5 @@
+export https_proxy=http://10.0.0.5:3128
+export http_proxy=http://10.0.0.6:8080
+unset https_proxy
+unset -v http_proxy
+export http_proxy=http://proxy.corp.example:3129
