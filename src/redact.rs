@@ -15,9 +15,16 @@ pub const MASK: &str = "***";
 /// Replaces the user-info and the query of a URL-like string with `***`.
 /// Strings with neither pass through unchanged.
 pub fn mask_url(value: &str) -> String {
+    // A scheme is letters, digits, '+', '-', '.' after a letter (RFC 3986):
+    // anything else before "://" belongs to the user-info (a password may
+    // hold "://").
+    let is_scheme = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    };
     let (scheme, rest) = match value.find("://") {
-        Some(i) => (&value[..i + 3], &value[i + 3..]),
-        None => ("", value),
+        Some(i) if is_scheme(&value[..i]) => (&value[..i + 3], &value[i + 3..]),
+        _ => ("", value),
     };
     // Everything up to the last '@' is user-info, even across '/', '?' or '#'.
     let (userinfo, rest) = match rest.rfind('@') {
@@ -67,6 +74,12 @@ pub fn mask_proxy_value(name: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_holding_a_scheme_separator_is_masked() {
+        assert_eq!(mask_url(":ZZ://@a:1"), "***@a:1");
+        assert_eq!(mask_url("http://u:p://x@h:1"), "http://***@h:1");
+    }
 
     #[test]
     fn masks_userinfo_and_query() {
