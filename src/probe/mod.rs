@@ -180,16 +180,26 @@ pub enum PathOutcome {
         /// Its Proxy-Authenticate header.
         authenticate: Option<String>,
     },
-    /// The proxy refused the CONNECT.
-    ProxyDenied {
+    /// The proxy answered CONNECT with a status other than 2xx and 407:
+    /// a refusal (403, 470) or a failure to reach the destination (502, 504).
+    ProxyAnswered {
         /// Status code.
         status: u16,
         /// Status line.
         line: String,
         /// Its Server or Via header.
         server: Option<String>,
+        /// The first line of text of its body.
+        body: Option<String>,
     },
-    /// The proxy said something unusable.
+    /// The proxy accepted the connection and the CONNECT, and said nothing
+    /// within the timeout.
+    ProxyNoAnswer {
+        /// How long the answer was waited for.
+        waited: Duration,
+    },
+    /// The proxy's answer was unusable: not HTTP, a header without an end,
+    /// or the connection closed without an answer.
     ProxyFailed(String),
 }
 
