@@ -120,7 +120,10 @@ pub(super) fn azure_firewall_words(body: &str) -> String {
     for sentence in body.split(". ") {
         let sentence = sentence.trim().trim_end_matches('.');
         match sentence.split_once(':') {
-            Some((key, value)) if ["action", "reason", "rule collection", "rule", "policy"].contains(&key.trim().to_ascii_lowercase().as_str()) => {
+            Some((key, value))
+                if ["action", "reason", "rule collection", "rule", "policy"]
+                    .contains(&key.trim().to_ascii_lowercase().as_str()) =>
+            {
                 fields.push((key.trim().to_ascii_lowercase(), value.trim().to_string()));
             }
             _ => {
@@ -135,6 +138,13 @@ pub(super) fn azure_firewall_words(body: &str) -> String {
         return format!("\"{body}\"");
     }
     fields.iter().map(|(k, v)| format!("{k} \"{v}\"")).collect::<Vec<_>>().join(", ")
+}
+
+/// The host of a (masked) proxy URL, as a Via header would name it.
+pub(super) fn proxy_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split([':', '/']).next().filter(|h| !h.is_empty())
 }
 
 fn page_title(body: &str) -> Option<String> {
@@ -171,8 +181,13 @@ mod tests {
         // A Via alone is no evidence: Fastly (pypi.org) sends one on every answer.
         assert_eq!(code_of(&answer(403, None, Some("1.1 varnish"), "Forbidden")), None);
         assert_eq!(code_of(&answer(503, Some("nginx"), Some("1.1 varnish, 1.1 varnish"), "")), None);
-        assert_eq!(code_of(&answer(403, None, Some("1.1 proxy.corp"), "")), None, "the proxy cannot write into a tunnel");
-        let plain_via_proxy = Answerer { proxy_may_answer: true, proxy_host: Some("proxy.corp"), ..Answerer::default() };
+        assert_eq!(
+            code_of(&answer(403, None, Some("1.1 proxy.corp"), "")),
+            None,
+            "the proxy cannot write into a tunnel"
+        );
+        let plain_via_proxy =
+            Answerer { proxy_may_answer: true, proxy_host: Some("proxy.corp"), ..Answerer::default() };
         let judged = |h: &HttpObservation| judge("pypi.org", h, false, plain_via_proxy).map(|v| v.code);
         assert_eq!(judged(&answer(403, None, Some("1.1 proxy.corp:3128"), "")), Some(Code::HttpBlocked));
         assert_eq!(judged(&answer(403, Some("nginx"), Some("1.1 proxy.corp (squid/5.7)"), "")), None, "forwarded");

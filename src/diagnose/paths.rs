@@ -150,7 +150,9 @@ pub(super) fn outcome_words(outcome: &PathOutcome) -> String {
         PathOutcome::ProxyUnreachable { proxy, outcome } => format!("proxy {proxy}: {}", outcome_words(outcome)),
         PathOutcome::ProxyAuthRequired { line, .. } => format!("proxy asks for authentication: {line}"),
         PathOutcome::ProxyAnswered { line, .. } => format!("proxy answered CONNECT with {line}"),
-        PathOutcome::ProxyNoAnswer { waited } => format!("proxy gave no answer to CONNECT in {} ms", waited.as_millis()),
+        PathOutcome::ProxyNoAnswer { waited } => {
+            format!("proxy gave no answer to CONNECT in {} ms", waited.as_millis())
+        }
     }
 }
 
@@ -158,12 +160,7 @@ pub(super) fn outcome_words(outcome: &PathOutcome) -> String {
 fn answerer<'a>(path: &'a PathObservation, expected: &[String]) -> http::Answerer<'a> {
     let issuer = path.tls.as_ref().filter(|t| t.verified).and_then(|t| t.chain.first()).map(|c| c.issuer.as_str());
     let service_tls = issuer.is_some_and(|i| !expected.is_empty() && !tls::is_inspected(i, expected));
-    // The proxy's host as a Via header names it (the masked URL's authority, without user-info).
-    let proxy_host = path.via_proxy.as_deref().map(|u| {
-        let rest = u.split_once("://").map_or(u, |(_, r)| r);
-        let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-        rest.split([':', '/']).next().unwrap_or(rest)
-    });
+    let proxy_host = path.via_proxy.as_deref().and_then(http::proxy_host);
     // Over TLS, only a device that re-signs (an issuer that is not the
     // service's) can write the answer; in plain HTTP, the proxy can.
     let proxy_may_answer = path.tls.is_none() || !service_tls;

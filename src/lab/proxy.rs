@@ -1,6 +1,8 @@
 //! The lab's HTTP proxy: answers `CONNECT host:port` as a corporate proxy
 //! would (an allow/deny decision, optional basic authentication) and, when
-//! it allows, splices the tunnel to the lab listener for that host.
+//! it allows, splices the tunnel to the lab listener for that host. For
+//! chosen hosts it fails as real proxies do: a gateway error (squid's own
+//! error page), silence while it "keeps trying", or a header with no end.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -14,9 +16,24 @@ use tokio::task::JoinHandle;
 
 use crate::probe::ConnectTo;
 
+/// How the lab proxy fails for a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyFault {
+    /// 502 Bad Gateway with squid's error page: it could not connect.
+    BadGateway,
+    /// 504 Gateway Timeout with squid's error page.
+    GatewayTimeout,
+    /// Reads the CONNECT and never answers (it keeps trying upstream).
+    Silent,
+    /// Answers 200 and then header lines that never end.
+    EndlessHeader,
+}
+
 /// How the lab proxy decides.
 #[derive(Debug, Clone, Default)]
 pub struct ProxyPolicy {
+    /// Hosts it fails for, and how.
+    pub faults: std::collections::BTreeMap<String, ProxyFault>,
     /// Host names it refuses with 403.
     pub deny: BTreeSet<String>,
     /// `user:password` it requires, if any.
@@ -78,6 +95,29 @@ async fn handle(mut client: TcpStream, policy: &ProxyPolicy) -> std::io::Result<
             Some(hp) => hp,
             None => return client.write_all(reply("400 Bad Request", "").as_bytes()).await,
         };
+    match policy.faults.get(&host) {
+        Some(ProxyFault::BadGateway) => {
+            return client.write_all(squid_error(502, "Bad Gateway", &host).as_bytes()).await;
+        }
+        Some(ProxyFault::GatewayTimeout) => {
+            return client.write_all(squid_error(504, "Gateway Timeout", &host).as_bytes()).await;
+        }
+        Some(ProxyFault::Silent) => {
+            // Held open, as a proxy waiting for its upstream; the connection's
+            // 30 s bound (in serve) ends it.
+            std::future::pending::<()>().await;
+        }
+        Some(ProxyFault::EndlessHeader) => {
+            client.write_all(b"HTTP/1.1 200 Connection established\r\n").await?;
+            // Far more than any client reads, in bounded time (the 30 s bound in serve).
+            let line = format!("X-Padding: {}\r\n", "a".repeat(1000));
+            for _ in 0..1024 {
+                client.write_all(line.as_bytes()).await?;
+            }
+            return Ok(());
+        }
+        None => {}
+    }
     if policy.deny.contains(&host) {
         return client.write_all(reply("403 Forbidden", "X-Lab-Reason: denied by policy\r\n").as_bytes()).await;
     }
@@ -91,4 +131,17 @@ async fn handle(mut client: TcpStream, policy: &ProxyPolicy) -> std::io::Result<
     };
     client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
     tokio::io::copy_bidirectional(&mut client, &mut upstream).await.map(|_| ())
+}
+
+/// Squid's answer when it cannot reach the destination (ERR_CONNECT_FAIL,
+/// ERR_READ_TIMEOUT), headers and the start of its error page as squid 5
+/// sends them.
+fn squid_error(status: u16, reason: &str, host: &str) -> String {
+    let body = format!(
+        "<!DOCTYPE html PUBLIC \"-//W3C//DTD HTML 4.01//EN\">\n<html><head>\n<title>ERROR: The requested URL could not be retrieved</title>\n</head><body id=ERR_CONNECT_FAIL>\n<p>The system returned: (110) Connection timed out</p><p>The remote host or network may be down: {host}</p></body></html>\n"
+    );
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nServer: squid/5.7\r\nMime-Version: 1.0\r\nContent-Type: text/html;charset=utf-8\r\nContent-Length: {}\r\nX-Squid-Error: ERR_CONNECT_FAIL 110\r\nVia: 1.1 lab-proxy (squid/5.7)\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }

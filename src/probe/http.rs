@@ -66,7 +66,13 @@ pub async fn get(
 /// GETs the plain `http://` URL `url` (host `host`) over `stream`: a
 /// connection to the server itself (`via_proxy` false, origin-form
 /// target), or to the proxy, which gets the absolute URL as HTTP proxies do.
-pub async fn get_plain(stream: TcpStream, url: &str, host: &str, via_proxy: bool, timeout: Duration) -> HttpObservation {
+pub async fn get_plain(
+    stream: TcpStream,
+    url: &str,
+    host: &str,
+    via_proxy: bool,
+    timeout: Duration,
+) -> HttpObservation {
     let target = if via_proxy {
         url.to_string()
     } else {
@@ -140,10 +146,8 @@ where
     let user_agent = concat!("amlnet/", env!("CARGO_PKG_VERSION"), " (network check)");
     let chain = |e: &dyn std::error::Error| crate::probe::error_chain(e);
     let (response, _connection) = if h2 {
-        let request = Request::get(target)
-            .header(USER_AGENT, user_agent)
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| chain(&e))?;
+        let request =
+            Request::get(target).header(USER_AGENT, user_agent).body(Empty::<Bytes>::new()).map_err(|e| chain(&e))?;
         let (mut sender, conn) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await.map_err(|e| chain(&e))?;
         let connection = AbortOnDrop(tokio::spawn(async move {
@@ -224,10 +228,8 @@ pub fn body_line(body: &[u8]) -> Option<String> {
     let capped: String = line.chars().take(BODY_LINE_LIMIT).collect();
     let capped = if line.chars().count() > BODY_LINE_LIMIT { format!("{capped}...") } else { capped };
     // A URL in it may carry credentials or a token: each is masked.
-    let masked: Vec<String> = capped
-        .split(' ')
-        .map(|w| if w.contains("://") { crate::redact::mask_url(w) } else { w.to_string() })
-        .collect();
+    let masked: Vec<String> =
+        capped.split(' ').map(|w| if w.contains("://") { crate::redact::mask_url(w) } else { w.to_string() }).collect();
     Some(crate::term::escape_for_terminal(&masked.join(" ")))
 }
 
@@ -244,10 +246,7 @@ mod tests {
         let page = b"<!DOCTYPE html>\n<html><head><style>body { x: 1 }</style><title>ERROR: The requested URL could not be retrieved</title></head>";
         assert_eq!(body_line(page).as_deref(), Some("ERROR: The requested URL could not be retrieved"));
         assert_eq!(body_line(b"\r\n  \n"), None);
-        assert_eq!(
-            body_line(b"Go to http://u:pw@x/?sig=abc now?").as_deref(),
-            Some("Go to http://***@x/?*** now?")
-        );
+        assert_eq!(body_line(b"Go to http://u:pw@x/?sig=abc now?").as_deref(), Some("Go to http://***@x/?*** now?"));
         assert_eq!(body_line(b"bad \x1b[31m red"), Some("bad \\x1b[31m red".to_string()));
         let long = vec![b'a'; 1000];
         assert_eq!(body_line(&long).map(|l| l.len()), Some(163));

@@ -6,6 +6,7 @@ pub mod connect_to;
 pub mod dns;
 pub mod http;
 pub mod proxy;
+pub mod revocation;
 pub mod schedule;
 pub mod tcp;
 pub mod tls;
@@ -59,6 +60,8 @@ pub struct RunSettings {
     pub http: bool,
     /// The HTTPS proxy of the live environment, when one is set.
     pub proxy: Option<ProxyRoute>,
+    /// The proxy of `http://` URLs (the revocation endpoints), when one is set.
+    pub http_proxy: Option<ProxyRoute>,
     /// Azure DNS, asked too for names the configured servers do not answer privately.
     pub azure_dns: Option<SocketAddr>,
     /// `/etc/hosts` entries; a pinned name is not looked up in DNS, as glibc would not.
@@ -210,6 +213,8 @@ pub struct Observations {
     pub names: Vec<NameObservation>,
     /// One per planned path that was probed.
     pub paths: Vec<PathObservation>,
+    /// One per distinct revocation URL the presented certificates named.
+    pub revocation: Vec<revocation::RevocationObservation>,
 }
 
 /// Runs every probe of `plan`, until each is done, the deadline passes or
@@ -235,10 +240,10 @@ pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> 
     let (servers, azure) = (Arc::new(servers), Arc::new(azure));
     let schedule = Arc::new(Schedule::new(settings.concurrency));
     let mut settings = settings.clone();
-    if let Some(route) = settings.proxy.as_mut()
-        && route.addr.is_none()
-    {
-        route.addr = resolve_proxy(&servers, &route.url.host, route.url.port).await;
+    for route in [settings.proxy.as_mut(), settings.http_proxy.as_mut()].into_iter().flatten() {
+        if route.addr.is_none() {
+            route.addr = resolve_proxy(&servers, &route.url.host, route.url.port).await;
+        }
     }
     let settings = Arc::new(settings);
 
@@ -290,6 +295,11 @@ pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> 
     for (_, name, paths) in results {
         obs.names.push(name);
         obs.paths.extend(paths);
+    }
+    // Derived from the handshakes: only once they are all done.
+    if settings.http && settings.tcp {
+        let found = revocation::urls(&obs.paths);
+        obs.revocation = revocation::probe_all(found, &servers, &settings, &schedule, &bound).await;
     }
     Ok(obs)
 }

@@ -116,9 +116,9 @@ pub async fn connect(
                 body: crate::probe::http::body_line(&body),
             })
         }
-        None if head.is_empty() => {
-            Err(PathOutcome::ProxyFailed(format!("proxy {masked} closed the connection after CONNECT without an answer")))
-        }
+        None if head.is_empty() => Err(PathOutcome::ProxyFailed(format!(
+            "proxy {masked} closed the connection after CONNECT without an answer"
+        ))),
         None => Err(PathOutcome::ProxyFailed(format!(
             "proxy {masked} answered something else than HTTP: '{}'",
             parsed.status_line

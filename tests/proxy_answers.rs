@@ -1,0 +1,126 @@
+//! What a proxy or firewall answered, told apart from what the service
+//! answered, against real listeners on loopback (the lab's scenarios, and
+//! proxies written here for answers the lab does not give): a proxy that
+//! cannot reach the destination (502, 504, silence after CONNECT), one whose
+//! header never ends, Azure Firewall's 470, the service's own 403 through a
+//! CDN, a 600-certificate chain, and revocation endpoints that are blocked.
+
+mod util;
+
+use util::*;
+
+fn detail_of(r: &serde_json::Value, code: &str) -> String {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == code)
+        .map_or_else(|| panic!("no {code} in {:?}", findings(r)), |f| f["detail"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn a_proxy_that_cannot_reach_the_destination_is_not_a_block() {
+    let (code, r) = demo("proxy-upstream-failed");
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&r),
+        vec![(
+            "error".to_string(),
+            "proxy-upstream-failed".to_string(),
+            vec!["eastus.data.mcr.microsoft.com:443".to_string(), "mcr.microsoft.com:443".to_string()]
+        )]
+    );
+    let detail = detail_of(&r, "proxy-upstream-failed");
+    // The proxy's status line and the first line of its body, as it sent them.
+    assert!(
+        detail.contains(
+            "the proxy answered CONNECT with \"HTTP/1.1 502 Bad Gateway\" (squid/5.7): \"ERROR: The requested URL could not be retrieved\""
+        ),
+        "{detail}"
+    );
+    assert!(detail.contains("gave no answer in"), "{detail}");
+    assert_eq!(check(&r, "tcp:mcr.microsoft.com:443")["code"], "proxy-upstream-failed");
+}
+
+#[test]
+fn a_header_without_end_is_a_protocol_error_read_within_bounds() {
+    let started = std::time::Instant::now();
+    let (code, r) = demo("proxy-protocol-error");
+    assert_eq!(code, 1);
+    assert_eq!(hosts_of(&r, "proxy-protocol-error"), vec!["management.azure.com:443"]);
+    assert!(hosts_of(&r, "http-blocked").is_empty(), "{:?}", findings(&r));
+    let detail = detail_of(&r, "proxy-protocol-error");
+    assert!(detail.contains("a header that did not end within 16384 bytes"), "{detail}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "bounded: {:?}", started.elapsed());
+}
+
+#[test]
+fn azure_firewall_470_names_its_action_and_reason() {
+    let (code, r) = demo("azure-firewall-denies-pypi");
+    assert_eq!(code, 0, "package repositories are situational");
+    assert_eq!(hosts_of(&r, "http-blocked"), vec!["files.pythonhosted.org:443", "pypi.org:443"]);
+    let detail = detail_of(&r, "http-blocked");
+    assert!(
+        detail.contains(
+            "answered \"HTTP/1.1 470 status code 470\" by Azure Firewall: action \"Deny\", reason \"No rule matched. Proceeding with default action\""
+        ),
+        "{detail}"
+    );
+    assert_eq!(check(&r, "tcp:pypi.org:443")["http"]["status"], 470);
+}
+
+#[test]
+fn the_services_own_403_through_a_cdn_is_no_block() {
+    let (code, r) = demo("pypi-cdn-forbidden");
+    assert_eq!(code, 0);
+    assert_eq!(findings(&r), vec![], "Via: 1.1 varnish is Fastly's, on every answer");
+    let pypi = check(&r, "tcp:pypi.org:443");
+    assert_eq!(pypi["http"]["status"], 403);
+    assert_eq!(pypi["http"]["via"], "1.1 varnish");
+    assert!(pypi["via_proxy"].as_str().unwrap().starts_with("http://127.0.0.1:"), "through the proxy's tunnel");
+    assert_eq!(pypi["status"], "pass");
+}
+
+#[test]
+fn a_600_certificate_chain_is_named_not_taken_for_silence() {
+    let (code, r) = demo("huge-chain");
+    assert_eq!(code, 1);
+    assert_eq!(findings(&r).len(), 1, "{:?}", findings(&r));
+    assert_eq!(hosts_of(&r, "tls-failed"), vec!["management.azure.com:443"]);
+    let detail = detail_of(&r, "tls-failed");
+    assert!(detail.contains("the ServerHello came, then a certificate message larger than the 64 KiB"), "{detail}");
+    assert!(!detail.contains("no ServerHello"), "{detail}");
+    assert_eq!(check(&r, "tcp:management.azure.com:443")["tls"]["error"], "certificate message larger than 64 KiB");
+}
+
+#[test]
+fn revocation_endpoints_are_probed_once_each_and_blocked_ones_are_a_warning() {
+    let (code, healthy) = demo("healthy");
+    assert_eq!(code, 0);
+    assert_eq!(findings(&healthy), vec![]);
+    for (id, url) in [
+        ("tcp:crl.lab.test:80", "http://crl.lab.test/amlnet-lab.crl"),
+        ("tcp:ocsp.lab.test:80", "http://ocsp.lab.test/"),
+    ] {
+        let c = check(&healthy, id);
+        assert_eq!(c["status"], "pass", "{c}");
+        assert_eq!(c["http"]["url"], url);
+        assert_eq!(c["http"]["status"], 200);
+        assert_eq!(healthy["checks"].as_array().unwrap().iter().filter(|c| c["id"] == id).count(), 1, "once per run");
+    }
+
+    let (code, r) = demo("revocation-blocked");
+    assert_eq!(code, 0, "a warning: the services themselves work");
+    assert_eq!(
+        findings(&r),
+        vec![(
+            "warning".to_string(),
+            "tls-revocation-unreachable".to_string(),
+            vec!["http://crl.lab.test/amlnet-lab.crl".to_string(), "http://ocsp.lab.test/".to_string()]
+        )]
+    );
+    let detail = detail_of(&r, "tls-revocation-unreachable");
+    assert!(detail.contains("no answer to SYN after"), "{detail}");
+    assert!(detail.contains("named by the certificate of"), "{detail}");
+    assert_eq!(check(&r, "tcp:crl.lab.test:80")["status"], "warn");
+}
