@@ -292,7 +292,7 @@ finding_codes! {
     HttpBlocked = "http-blocked" {
         severity: ByNeed,
         title: "A firewall or proxy answered with a denial",
-        cause: "The HTTP request was answered, but not by the service: a firewall or proxy returned a denial (Azure Firewall answers status 470 with 'Action: Deny'; others answer 403 with their own Server or Via header and a block page).",
+        cause: "The request was answered, but not by the service: a firewall or proxy refused it. Azure Firewall answers status 470 with its action and reason ('Action: Deny. Reason: No rule matched'); a proxy refuses CONNECT with 403 (or another 4xx) of its own; an inspecting proxy or firewall answers with its block page and its own Server header. A Via header alone is not taken for a denial (CDNs such as Fastly add one to every answer), nor is a service's own 403 over a certificate from the service's CA.",
         remedy: "Allow these names in the firewall's or proxy's policy (application rules, URL categories) for this machine.",
         docs: &[FW_DOC, NET_DOC],
         category: "Network security rules",
