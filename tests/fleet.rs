@@ -108,7 +108,7 @@ fn merge_gives_one_fleet_view() {
     let names: Vec<&str> = f["machines"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["aml-node-0", "aml-node-1", "aml-node-2"]);
     assert_eq!(f["machines"][1]["file"], s(&nodes[1]));
-    assert_eq!(f["machines"][1]["summary"], json!({"errors": 1, "warnings": 1, "passed": 110, "skipped": 0}));
+    assert_eq!(f["machines"][1]["summary"], json!({"errors": 1, "warnings": 1, "passed": 112, "skipped": 0}));
     let first = &f["findings"][0];
     assert_eq!(first["code"], "tcp-refused");
     assert_eq!(first["severity"], "error");
