@@ -648,3 +648,45 @@ fn tls_faults_and_a_closed_udp_port_behind_real_dns_body() {
     assert_eq!(check(&r, "tcp:mcr.microsoft.com:443")["tcp_state"], "open");
     assert_eq!(check(&r, "udp:eastus.tundra.azureml.ms:5831")["udp_state"], "rejected");
 }
+
+#[test]
+fn a_real_proxy_that_cannot_reach_the_destination() {
+    sandbox::run(&SUITE, a_real_proxy_that_cannot_reach_the_destination_body);
+}
+
+/// tinyproxy allows files.pythonhosted.org, whose name resolves (for the
+/// proxy too) to 192.0.2.1, where the services namespace has no route: its
+/// connect fails and it answers CONNECT with its own error. That is the
+/// proxy's way out failing, not a denial.
+fn a_real_proxy_that_cannot_reach_the_destination_body() {
+    let plan = plan();
+    let files = "files.pythonhosted.org";
+    let mut recs: Vec<String> =
+        records(&plan, &[]).into_iter().filter(|r| !r.starts_with(&format!("host-record={files},"))).collect();
+    recs.push(format!("host-record={files},192.0.2.1"));
+    let mut net = Net::new("upst");
+    net.dnsmasq(CUSTOMER_DNS, "customer", &recs);
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    let public: Vec<&str> =
+        plan.endpoints.iter().filter(|e| e.expect == Expect::Public).map(|e| e.host.as_str()).collect();
+    net.tinyproxy(8888, &public, None);
+    net.wait_for(&format!("{PROXY}:8888"));
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
+    let proxy = format!("http://{PROXY}:8888");
+    let o = net.amlnet(&[("https_proxy", &proxy), ("no_proxy", GOOD_NO_PROXY)], &check_args(&ca, &["--skip", "local"]));
+    let r = report(&o);
+    let code = amlnet::diagnose::Code::ProxyUpstreamFailed.as_str();
+    assert_eq!(hosts_of(&r, code), vec![format!("{files}:443")], "{:?}\n{}", findings(&r), net.logs());
+    assert!(hosts_of(&r, "http-blocked").is_empty(), "{:?}", findings(&r));
+    let f = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == code).unwrap();
+    let detail = f["detail"].as_str().unwrap();
+    // tinyproxy's own answer (1.11: "HTTP/1.1 500 Unable to connect", Server:
+    // tinyproxy/1.11.1): its status line, its Server and its page's first line.
+    assert!(
+        detail.contains("the proxy answered CONNECT with \"HTTP/1.1 500 Unable to connect\" (tinyproxy/"),
+        "{detail}"
+    );
+    assert!(detail.contains(": \"500 Unable to connect\""), "the first line of its page: {detail}");
+    assert_eq!(check(&r, &format!("tcp:{files}:443"))["via_proxy"], proxy);
+    assert_eq!(check(&r, "tcp:pypi.org:443")["http"]["status"], 200, "the proxy reaches the others");
+}
