@@ -42,6 +42,8 @@ pub enum PathFault {
     TlsReset,
     /// TCP opens, no ServerHello ever comes.
     TlsSilent,
+    /// TCP opens, the ServerHello comes, the rest of the server's flight is lost.
+    TlsStalled,
     /// TCP opens and the ClientHello is answered with plain HTTP, not TLS.
     TlsPlaintext,
     /// A firewall re-signs with its own CA, which this machine does not trust.

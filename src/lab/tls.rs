@@ -332,3 +332,39 @@ pub async fn revocation_responder() -> io::Result<(SocketAddr, JoinHandle<()>)> 
     });
     Ok((addr, task))
 }
+
+/// A relay in front of `upstream` that passes the client's bytes on and,
+/// from the server, only the first TLS record (the ServerHello): what
+/// follows (the certificates, in full-size packets) is dropped, as behind
+/// an MTU black hole. The connection stays open and silent.
+pub async fn after_server_hello(upstream: SocketAddr) -> io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(upstream).await else { return };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let forward = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                });
+                let mut header = [0u8; 5];
+                if server_read.read_exact(&mut header).await.is_ok() {
+                    let len = u16::from_be_bytes([header[3], header[4]]) as usize;
+                    let mut record = vec![0u8; len];
+                    if server_read.read_exact(&mut record).await.is_ok() {
+                        let _ = client_write.write_all(&header).await;
+                        let _ = client_write.write_all(&record).await;
+                    }
+                }
+                // The rest is lost on the way; bounded so the task ends.
+                let mut sink = [0u8; 4096];
+                let drain = async { while matches!(server_read.read(&mut sink).await, Ok(n) if n > 0) {} };
+                let _ = tokio::time::timeout(Duration::from_secs(30), drain).await;
+                forward.abort();
+            });
+        }
+    });
+    Ok((addr, task))
+}
