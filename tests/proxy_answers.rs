@@ -27,7 +27,11 @@ fn a_proxy_that_cannot_reach_the_destination_is_not_a_block() {
         vec![(
             "error".to_string(),
             "proxy-upstream-failed".to_string(),
-            vec!["eastus.data.mcr.microsoft.com:443".to_string(), "mcr.microsoft.com:443".to_string()]
+            vec![
+                "eastus.data.mcr.microsoft.com:443".to_string(),
+                "graph.microsoft.com:443".to_string(),
+                "mcr.microsoft.com:443".to_string()
+            ]
         )]
     );
     let detail = detail_of(&r, "proxy-upstream-failed");
@@ -36,6 +40,10 @@ fn a_proxy_that_cannot_reach_the_destination_is_not_a_block() {
         detail.contains(
             "the proxy answered CONNECT with \"HTTP/1.1 502 Bad Gateway\" (squid/5.7): \"ERROR: The requested URL could not be retrieved\""
         ),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("the proxy answered CONNECT with \"HTTP/1.1 504 Gateway Timeout\" (squid/5.7)"),
         "{detail}"
     );
     assert!(detail.contains("gave no answer in"), "{detail}");
@@ -135,9 +143,33 @@ fn a_handshake_that_stalls_after_the_server_hello_says_so() {
     let line = detail.lines().find(|l| l.starts_with("- tls management.azure.com:443")).expect("its line");
     assert!(line.contains("the ServerHello came, but the handshake did not complete in"), "{line}");
     // The ServerHello record alone (127 bytes with rustls' TLS 1.3 and x25519).
-    let received: u64 = line.split(" bytes received").next().and_then(|l| l.rsplit('(').next()).unwrap().parse().unwrap();
+    let received: u64 =
+        line.split(" bytes received").next().and_then(|l| l.rsplit('(').next()).unwrap().parse().unwrap();
     assert!((50..1000).contains(&received), "{line}");
     assert!(!line.contains("no ServerHello"), "{line}");
     let tls = &check(&r, "tcp:management.azure.com:443")["tls"];
     assert!(tls["error"].as_str().unwrap().starts_with("ServerHello received, handshake incomplete"), "{tls}");
+}
+
+#[test]
+fn revocation_through_a_proxy_that_denies_it() {
+    let (code, r) = demo("proxy-blocks-revocation");
+    assert_eq!(code, 0);
+    assert_eq!(
+        findings(&r),
+        vec![(
+            "warning".to_string(),
+            "tls-revocation-unreachable".to_string(),
+            vec!["http://crl.lab.test/amlnet-lab.crl".to_string(), "http://ocsp.lab.test/".to_string()]
+        )]
+    );
+    let detail = detail_of(&r, "tls-revocation-unreachable");
+    assert!(
+        detail.contains("answered \"HTTP/1.1 403 Forbidden\" by Server: squid/5.7: \"ERROR: The requested URL could not be retrieved\""),
+        "{detail}"
+    );
+    let crl = check(&r, "tcp:crl.lab.test:80");
+    assert!(crl["via_proxy"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{crl}");
+    assert_eq!(crl["http"]["status"], 403);
+    assert_eq!(crl["http"]["via_proxy"], true);
 }

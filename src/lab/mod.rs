@@ -348,10 +348,14 @@ async fn start_proxy(
         addr
     };
     let auth = if spec.client_sends_credentials { format!("{user}:{password}@") } else { String::new() };
-    Ok(vec![
+    let mut env = vec![
         ("https_proxy".to_string(), format!("http://{auth}{addr}")),
         ("no_proxy".to_string(), spec.no_proxy.clone()),
-    ])
+    ];
+    if spec.http {
+        env.insert(1, ("http_proxy".to_string(), format!("http://{auth}{addr}")));
+    }
+    Ok(env)
 }
 
 impl Lab {
@@ -459,6 +463,7 @@ fn zone_records(plan: &Plan, faults: &[scenario::Fault]) -> Result<(Vec<Record>,
     }
     for (host, ip) in REVOCATION_HOSTS {
         records.push(a(name(host)?, IpAddr::V4(ip)));
+        addresses.insert(host.to_string(), IpAddr::V4(ip));
     }
 
     Ok((records, addresses))

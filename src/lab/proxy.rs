@@ -75,6 +75,9 @@ async fn handle(mut client: TcpStream, policy: &ProxyPolicy) -> std::io::Result<
     let reply = |status: &str, extra: &str| {
         format!("HTTP/1.1 {status}\r\nServer: lab-proxy\r\n{extra}Content-Length: 0\r\n\r\n")
     };
+    if method == "GET" && target.starts_with("http://") {
+        return forward_plain(client, target, &text, policy).await;
+    }
     if method != "CONNECT" {
         return client.write_all(reply("405 Method Not Allowed", "").as_bytes()).await;
     }
@@ -130,6 +133,34 @@ async fn handle(mut client: TcpStream, policy: &ProxyPolicy) -> std::io::Result<
         Err(_) => return client.write_all(reply("502 Bad Gateway", "").as_bytes()).await,
     };
     client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
+    tokio::io::copy_bidirectional(&mut client, &mut upstream).await.map(|_| ())
+}
+
+/// Plain HTTP proxying (`GET http://host/path`): squid's own 403 page for a
+/// denied host, else the request in origin form to the lab listener for
+/// `host:80` and its answer back.
+async fn forward_plain(mut client: TcpStream, target: &str, head: &str, policy: &ProxyPolicy) -> std::io::Result<()> {
+    let rest = &target["http://".len()..];
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.split(':').next().unwrap_or("").to_ascii_lowercase();
+    if policy.deny.contains(&host) {
+        let body = "<!DOCTYPE html>\n<html><head><title>ERROR: The requested URL could not be retrieved</title></head><body id=ERR_ACCESS_DENIED><p>Access control configuration prevents your request from being allowed at this time.</p></body></html>\n";
+        let answer = format!(
+            "HTTP/1.1 403 Forbidden\r\nServer: squid/5.7\r\nContent-Type: text/html;charset=utf-8\r\nContent-Length: {}\r\nX-Squid-Error: ERR_ACCESS_DENIED 0\r\nVia: 1.1 lab-proxy (squid/5.7)\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return client.write_all(answer.as_bytes()).await;
+    }
+    let resolved = policy.addresses.get(&host).copied();
+    let Some(rule) = ConnectTo::find(&policy.connect_to, &host, resolved, 80) else {
+        return client.write_all(squid_error(502, "Bad Gateway", &host).as_bytes()).await;
+    };
+    let Ok(mut upstream) = TcpStream::connect(rule.to).await else {
+        return client.write_all(squid_error(502, "Bad Gateway", &host).as_bytes()).await;
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    let headers = head.split_once("\r\n").map_or("\r\n", |(_, h)| h);
+    upstream.write_all(format!("GET {path} HTTP/1.1\r\n{headers}").as_bytes()).await?;
     tokio::io::copy_bidirectional(&mut client, &mut upstream).await.map(|_| ())
 }
 

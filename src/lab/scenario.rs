@@ -148,6 +148,9 @@ pub struct ProxySpec {
     /// Nothing listens where the client's proxy variable points.
     #[serde(default)]
     pub down: bool,
+    /// The client's http_proxy names it too (plain `http://` URLs go through it).
+    #[serde(default)]
+    pub http: bool,
     /// Host names it answers 502 Bad Gateway for (it cannot connect).
     #[serde(default)]
     pub bad_gateway: Vec<String>,
