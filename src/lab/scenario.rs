@@ -78,7 +78,7 @@ pub enum RevocationFault {
 impl PathFault {
     /// Whether the scenario's client trusts the inspection CA.
     pub fn trusts_inspection(self) -> bool {
-        matches!(self, PathFault::TlsInspectionTrusted | PathFault::HttpBlocked | PathFault::HttpAzureFirewall)
+        matches!(self, PathFault::TlsInspectionTrusted | PathFault::HttpBlocked)
     }
 }
 

@@ -147,7 +147,11 @@ async fn read_body(stream: &mut TcpStream, head: &ConnectHead, deadline: tokio::
     body
 }
 
-/// What a proxy's answer to `CONNECT` says, every text escaped for the terminal.
+/// The most of a proxy's status line or header value kept for the report.
+pub const LINE_LIMIT: usize = 200;
+
+/// What a proxy's answer to `CONNECT` says, every text escaped for the
+/// terminal and capped at [`LINE_LIMIT`] characters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConnectHead {
     /// The status line, trimmed.
@@ -178,15 +182,17 @@ pub fn parse_connect_head(head: &[u8]) -> ConnectHead {
         .filter(|_| raw_status.starts_with("HTTP/"))
         .and_then(|s| s.parse::<u16>().ok())
         .filter(|s| (100..=999).contains(s));
+    let capped = |s: &str| {
+        let kept: String = s.chars().take(LINE_LIMIT).collect();
+        if kept.len() < s.len() { format!("{}...", escape_for_terminal(&kept)) } else { escape_for_terminal(s) }
+    };
     let header = |name: &str| {
         text.split('\n').skip(1).find_map(|l| {
-            l.split_once(':')
-                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-                .map(|(_, v)| escape_for_terminal(v.trim()))
+            l.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case(name)).map(|(_, v)| capped(v.trim()))
         })
     };
     ConnectHead {
-        status_line: escape_for_terminal(raw_status),
+        status_line: capped(raw_status),
         status,
         authenticate: header("proxy-authenticate"),
         server: header("server").or_else(|| header("via")),
@@ -214,5 +220,10 @@ mod tests {
         assert_eq!(h.status, None, "not HTTP");
         assert_eq!(parse_connect_head(b"").status, None);
         assert_eq!(parse_connect_head(b"HTTP/1.1 99999 x\r\n\r\n").status, None);
+        let long = format!("HTTP/1.1 502 {}\r\nServer: {}\r\n\r\n", "x".repeat(5000), "y".repeat(5000));
+        let h = parse_connect_head(long.as_bytes());
+        assert_eq!((h.status, h.status_line.len(), h.server.map(|s| s.len())), (Some(502), 203, Some(203)));
+        let h = parse_connect_head(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 12\r\n\r\n");
+        assert_eq!((h.content_length, h.chunked), (Some(12), false));
     }
 }
