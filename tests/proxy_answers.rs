@@ -173,3 +173,49 @@ fn revocation_through_a_proxy_that_denies_it() {
     assert_eq!(crl["http"]["status"], 403);
     assert_eq!(crl["http"]["via_proxy"], true);
 }
+
+/// A one-shot proxy on loopback that reads the CONNECT and answers `bytes`,
+/// then closes; what `connect` made of it.
+fn connect_through(bytes: &'static [u8]) -> amlnet::probe::PathOutcome {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(bytes).await;
+        });
+        let url = amlnet::local::proxy::parse_proxy_url(&format!("http://{addr}")).unwrap();
+        let timeout = std::time::Duration::from_secs(2);
+        match amlnet::probe::proxy::connect(addr, &url, "pypi.org", 443, timeout).await {
+            Ok(_) => amlnet::probe::PathOutcome::Open,
+            Err(outcome) => outcome,
+        }
+    })
+}
+
+#[test]
+fn a_connect_answer_cut_short_is_no_tunnel_and_a_refusal_keeps_its_body_line() {
+    use amlnet::probe::PathOutcome;
+    let cut = connect_through(b"HTTP/1.1 200 Connection established\r\n");
+    assert!(
+        matches!(&cut, PathOutcome::ProxyFailed(m) if m.contains("in the middle of its answer")),
+        "a 200 without its blank line is no tunnel: {cut:?}"
+    );
+    let chunked = connect_through(
+        b"HTTP/1.1 504 Gateway Timeout\r\nServer: Zscaler/6.2\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\n<h1>Gateway \x1b[31mTimeout</h1>\r\n0\r\n\r\n",
+    );
+    assert_eq!(
+        chunked,
+        PathOutcome::ProxyAnswered {
+            status: 504,
+            line: "HTTP/1.1 504 Gateway Timeout".into(),
+            server: Some("Zscaler/6.2".into()),
+            body: Some("Gateway \\x1b[31mTimeout".into()),
+        }
+    );
+    assert_eq!(connect_through(b"HTTP/1.1 200 OK\r\n\r\n"), PathOutcome::Open);
+}

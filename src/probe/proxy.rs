@@ -102,6 +102,14 @@ pub async fn connect(
         }
     }
     let parsed = parse_connect_head(&head);
+    // The connection ended inside the head: a tunnel cannot follow it.
+    let cut = !head.is_empty() && !head.ends_with(b"\r\n\r\n");
+    if cut && parsed.status.is_none_or(|s| (200..300).contains(&s)) {
+        return Err(PathOutcome::ProxyFailed(format!(
+            "proxy {masked} closed the connection in the middle of its answer to CONNECT (\"{}\")",
+            parsed.status_line
+        )));
+    }
     match parsed.status {
         Some(s) if (200..300).contains(&s) => Ok(stream),
         Some(407) => {
