@@ -60,6 +60,14 @@ pub(super) fn judge(host: &str, http: &HttpObservation, required: bool, by: Answ
         (Some(b), _) => format!(": \"{b}\""),
         (None, _) => String::new(),
     };
+    // A gateway error written by the proxy (plain HTTP, or TLS it
+    // inspects) is its way out failing, not a refusal, unless its page says so.
+    let refusal = DENIAL_WORDS.iter().any(|w| http.body_start.to_ascii_lowercase().contains(w));
+    if matches!(status, 500 | 502 | 503 | 504) && !refusal {
+        let evidence =
+            format!("http {host}: GET {} answered {line} by {who}{body}: it could not reach the service", http.url);
+        return Some(verdict(Code::ProxyUpstreamFailed, evidence));
+    }
     Some(verdict(Code::HttpBlocked, format!("http {host}: GET {} answered {line} by {who}{body}", http.url)))
 }
 
@@ -71,7 +79,7 @@ fn denied_by(status: u16, http: &HttpObservation, by: Answerer<'_>) -> Option<St
     let server = http.server.clone().unwrap_or_default();
     let lower_server = server.to_ascii_lowercase();
     let service_itself = lower_server.contains("microsoft") || lower_server.contains("windows-azure");
-    if !matches!(status, 403 | 407 | 451 | 502 | 503) || service_itself {
+    if !matches!(status, 403 | 407 | 451 | 500 | 502 | 503 | 504) || service_itself {
         return None;
     }
     if DENIAL_SERVERS.iter().any(|s| lower_server.contains(s)) {
@@ -178,6 +186,10 @@ mod tests {
     fn tells_a_denial_from_the_service() {
         assert_eq!(code_of(&answer(470, None, None, "Action: Deny. No rule matched.")), Some(Code::HttpBlocked));
         assert_eq!(code_of(&answer(403, Some("squid/5.7"), None, "")), Some(Code::HttpBlocked));
+        // The proxy's own gateway error: it could not reach the service.
+        assert_eq!(code_of(&answer(502, Some("squid/5.7"), None, "")), Some(Code::ProxyUpstreamFailed));
+        assert_eq!(code_of(&answer(503, Some("squid"), None, "Access Denied")), Some(Code::HttpBlocked));
+        assert_eq!(code_of(&answer(504, Some("nginx"), None, "")), None, "the service's own gateway");
         // A Via alone is no evidence: Fastly (pypi.org) sends one on every answer.
         assert_eq!(code_of(&answer(403, None, Some("1.1 varnish"), "Forbidden")), None);
         assert_eq!(code_of(&answer(503, Some("nginx"), Some("1.1 varnish, 1.1 varnish"), "")), None);

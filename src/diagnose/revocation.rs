@@ -19,13 +19,15 @@ pub(super) fn judge(seen: &RevocationObservation, out: &mut Collector) -> PathCh
             Some(h) if h.status.is_some() => {
                 let proxy_host = path.via_proxy.as_deref().and_then(http::proxy_host);
                 let by = Answerer { service_tls: false, proxy_may_answer: path.via_proxy.is_some(), proxy_host };
-                http::judge(&path.host, h, false, by).filter(|v| v.code == Code::HttpBlocked).map(|v| {
-                    // "http HOST: GET URL answered ... by ..." without its prefix.
-                    v.evidence
-                        .split_once(&format!("GET {} ", h.url))
-                        .map(|(_, rest)| rest.to_string())
-                        .unwrap_or(v.evidence)
-                })
+                http::judge(&path.host, h, false, by)
+                    .filter(|v| matches!(v.code, Code::HttpBlocked | Code::ProxyUpstreamFailed))
+                    .map(|v| {
+                        // "http HOST: GET URL answered ... by ..." without its prefix.
+                        v.evidence
+                            .split_once(&format!("GET {} ", h.url))
+                            .map(|(_, rest)| rest.to_string())
+                            .unwrap_or(v.evidence)
+                    })
             }
             Some(h) => Some(format!("no HTTP answer: {}", h.error.as_deref().unwrap_or("none"))),
             None => None,
