@@ -219,3 +219,11 @@ fn a_connect_answer_cut_short_is_no_tunnel_and_a_refusal_keeps_its_body_line() {
     );
     assert_eq!(connect_through(b"HTTP/1.1 200 OK\r\n\r\n"), PathOutcome::Open);
 }
+
+#[test]
+fn the_plan_says_revocation_checks_are_derived_at_run_time() {
+    let o = run(&["plan", "--workspace-id", "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42", "--region", "eastus"]);
+    assert_eq!(code(&o), 0);
+    let text = stdout(&o);
+    assert!(text.contains("derived at run time\n  tcp/80 the CRL distribution points and OCSP responders"), "{text}");
+}
