@@ -229,6 +229,40 @@ mod tests {
         Machine { env_proxy, ..Machine::default() }
     }
 
+    fn answered(status: u16, line: &str, body: Option<&str>) -> PathOutcome {
+        PathOutcome::ProxyAnswered {
+            status,
+            line: line.into(),
+            server: Some("squid/5.7".into()),
+            body: body.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_connect_answer_is_a_refusal_an_upstream_failure_or_a_protocol_error() {
+        let gateway =
+            answered(502, "HTTP/1.1 502 Bad Gateway", Some("ERROR: The requested URL could not be retrieved"));
+        assert_eq!(connect_code(&gateway), Code::ProxyUpstreamFailed);
+        assert_eq!(
+            connect_words(&gateway),
+            "the proxy answered CONNECT with \"HTTP/1.1 502 Bad Gateway\" (squid/5.7): \"ERROR: The requested URL could not be retrieved\"; the proxy could not reach the destination"
+        );
+        assert_eq!(connect_code(&answered(403, "HTTP/1.1 403 Forbidden", None)), Code::HttpBlocked);
+        assert_eq!(connect_code(&answered(503, "HTTP/1.1 503 x", Some("Access denied by policy"))), Code::HttpBlocked);
+        let azure =
+            answered(470, "HTTP/1.1 470 status code 470", Some("Action: Deny. Rule Collection: deny-all. Rule: pypi"));
+        assert_eq!(connect_code(&azure), Code::HttpBlocked);
+        assert!(
+            connect_words(&azure)
+                .ends_with(": Azure Firewall: action \"Deny\", rule collection \"deny-all\", rule \"pypi\""),
+            "{}",
+            connect_words(&azure)
+        );
+        let silent = PathOutcome::ProxyNoAnswer { waited: std::time::Duration::from_millis(3000) };
+        assert_eq!(connect_code(&silent), Code::ProxyUpstreamFailed);
+        assert_eq!(connect_code(&PathOutcome::ProxyFailed("x".into())), Code::ProxyProtocolError);
+    }
+
     #[test]
     fn a_password_is_a_finding_and_never_shown() {
         let f = judged(&env(&[("HTTP_PROXY", "http://bob:hunter2@proxy.corp:3128"), ("NO_PROXY", "*")]));
