@@ -20,11 +20,11 @@ use crate::diagnose::DiagnoseSettings;
 use crate::local::hosts::HostsEntry;
 use crate::local::proxy::parse_proxy_url;
 use crate::local::{HostInfo, Machine, ProxySettings};
-use crate::net::{AZURE_DNS, AddressPolicy};
+use crate::net::{AZURE_DNS, AddressPolicy, MAX_NAMESERVERS, ResolverRules};
 use crate::plan::Plan;
 use crate::probe::{ConnectTo, ProxyRoute, RunSettings, TrustStore};
 use crate::report::Environment;
-use crate::target::{Target, TargetFlags};
+use crate::target::{Facts, Target, TargetFlags};
 
 /// The areas of `--skip` and `--only`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -84,19 +84,51 @@ pub struct TargetInput {
     pub flags: TargetFlags,
     /// `--probes DIR`.
     pub probes: Option<PathBuf>,
+    /// `--hub-json FILE`: a project's hub, for the names the project uses.
+    pub hub_json: Option<PathBuf>,
+}
+
+/// A resolved target with what its document says and the catalogue to plan it from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The workspace.
+    pub target: Target,
+    /// Its shape: hub or project, managed network, notebooks host.
+    pub facts: Facts,
+    /// The built-in catalogue plus `--probes`.
+    pub catalogue: Catalogue,
+}
+
+impl Loaded {
+    /// The plan for this target, its host names checked.
+    pub fn plan(&self) -> Result<Plan> {
+        Plan::build_checked_for(&self.catalogue, &self.target, &self.facts)
+    }
 }
 
 /// Reads the catalogue and the workspace description, then resolves the
-/// target (flags over JSON over a compute instance's environment).
-pub fn load_target(input: &TargetInput) -> Result<(Target, Catalogue)> {
+/// target (flags over JSON over a compute instance's environment); the
+/// catalogue's cloud table (with a `--probes` `clouds.toml`) judges the region.
+pub fn load_target(input: &TargetInput) -> Result<Loaded> {
     let catalogue = match &input.probes {
         Some(dir) => Catalogue::with_extra_dir(dir)?,
         None => Catalogue::builtin().clone(),
     };
     let json = input.workspace_json.as_deref().map(crate::input::read_workspace_json).transpose()?;
+    let hub = match &input.hub_json {
+        Some(path) => {
+            let text = crate::input::read_input_file(path, "--hub-json")?;
+            Some((format!("--hub-json {}", path.display()), text))
+        }
+        None => None,
+    };
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let target = Target::resolve(json.as_ref().map(|(s, t)| (s.as_str(), t.as_str())), &input.flags, &env)?;
-    Ok((target, catalogue))
+    let (target, facts) = Target::resolve_with(as_pair(&json), as_pair(&hub), &input.flags, &env, &catalogue)?;
+    Ok(Loaded { target, facts, catalogue })
+}
+
+fn as_pair(x: &Option<(String, String)>) -> Option<(&str, &str)> {
+    x.as_ref().map(|(s, t)| (s.as_str(), t.as_str()))
 }
 
 /// How long and how wide a run may be.
@@ -154,7 +186,7 @@ pub struct RunOptions {
 
 /// Builds the request for one run of `plan`.
 pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostInfo) -> Result<CheckRequest> {
-    let (dns_servers, source) = resolvers(options, &machine)?;
+    let (dns_servers, dns_rules, source) = resolvers(options, &machine)?;
     let uses_azure_dns = dns_servers.iter().any(|s| s.ip() == AZURE_DNS);
     let azure_dns = azure_dns(options, uses_azure_dns, &dns_servers);
     let proxy = machine.proxy_settings();
@@ -165,6 +197,7 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
     let trust = if areas.wanted(AreaName::Tls) { Some(trust_store(&options.trust)?) } else { None };
     let run = RunSettings {
         dns_servers: dns_servers.clone(),
+        dns_rules,
         dns: areas.wanted(AreaName::Dns),
         connect_to: options.connect_to.clone(),
         timeout: options.limits.timeout,
@@ -193,7 +226,7 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
         resolv_conf: machine.resolv.clone(),
         uses_azure_dns,
         machine_read: !machine.simulated,
-        notes: notes(options, &machine, &proxy),
+        notes: plan.notes.iter().cloned().chain(notes(options, &machine, &proxy)).collect(),
         address_rule: None,
     };
     let diagnose = DiagnoseSettings {
@@ -206,11 +239,14 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
     Ok(CheckRequest { plan, run, diagnose, environment, host })
 }
 
-/// The servers asked, and where they came from.
-fn resolvers(options: &RunOptions, machine: &Machine) -> Result<(Vec<SocketAddr>, String)> {
-    let (servers, source) = match (&options.dns, &machine.resolv) {
-        (Some(choice), _) => (choice.servers.clone(), choice.source.clone()),
-        (None, Some(rc)) if !rc.nameservers.is_empty() => (rc.servers(), rc.path.clone()),
+/// The servers asked, how (as glibc would, for resolv.conf's; once each,
+/// in order, for servers given on the command line), and where they came from.
+fn resolvers(options: &RunOptions, machine: &Machine) -> Result<(Vec<SocketAddr>, ResolverRules, String)> {
+    let (servers, rules, source) = match (&options.dns, &machine.resolv) {
+        (Some(choice), _) => (choice.servers.clone(), ResolverRules::one_try(), choice.source.clone()),
+        (None, Some(rc)) if !rc.nameservers.is_empty() => {
+            (rc.servers(), rc.rules(machine.env("RES_OPTIONS").as_deref()), rc.path.clone())
+        }
         (None, Some(rc)) => bail!("{}: no nameserver lines (give --dns-server)", rc.path),
         (None, None) => {
             bail!("{} (give --dns-server or --resolv-conf)", machine.resolv_error.clone().unwrap_or_default())
@@ -221,7 +257,7 @@ fn resolvers(options: &RunOptions, machine: &Machine) -> Result<(Vec<SocketAddr>
     {
         bail!("--loopback-only: the DNS server {outside} is not on loopback (give --dns-server 127.0.0.1:PORT)");
     }
-    Ok((servers, source))
+    Ok((servers, rules, source))
 }
 
 /// With a custom resolver, Azure DNS is asked too, to tell a missing
@@ -270,6 +306,15 @@ fn notes(options: &RunOptions, machine: &Machine, proxy: &ProxySettings) -> Vec<
         None => format!("{}: {}", n.file, n.message),
     }));
     notes.extend(machine.resolv_error.clone());
+    if options.dns.is_none()
+        && let Some(rc) = &machine.resolv
+        && let Some(ignored) = rc.ignored_nameservers()
+    {
+        notes.push(format!(
+            "{}: nameserver {ignored} not asked: glibc uses the first {MAX_NAMESERVERS} (MAXNS)",
+            rc.path
+        ));
+    }
     notes.extend(machine.hosts_error.clone());
     if options.dns.is_none() && machine.resolv.as_ref().is_some_and(|r| r.is_systemd_stub()) {
         notes.push(
@@ -290,7 +335,16 @@ fn notes(options: &RunOptions, machine: &Machine, proxy: &ProxySettings) -> Vec<
 /// What a run will use, one fact a line, every value masked: `--verbose`.
 pub fn describe(request: &CheckRequest) -> Vec<String> {
     let (run, env) = (&request.run, &request.environment);
-    let mut lines = vec![format!("resolvers {} (from {})", env.resolvers.join(", "), env.resolvers_source)];
+    let rules = &run.dns_rules;
+    let mut lines = vec![format!(
+        "resolvers {} (from {}), asked as glibc does: {} s a try, {} round(s){}{}",
+        env.resolvers.join(", "),
+        env.resolvers_source,
+        rules.timeout.as_secs(),
+        rules.attempts,
+        if rules.rotate { ", rotate" } else { "" },
+        if rules.tcp_only { ", TCP only" } else { "" },
+    )];
     match run.azure_dns {
         Some(a) => lines.push(format!("Azure DNS {a} is asked too for private names answered badly")),
         None => lines.push("Azure DNS is not asked (the resolver is Azure DNS, or the run is loopback-only)".into()),

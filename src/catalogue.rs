@@ -140,6 +140,11 @@ pub struct EndpointSpec {
     /// Substrings of the issuer a genuine certificate of this service has
     /// (organisation or common name); another issuer means TLS inspection.
     pub expected_issuers: Option<Vec<String>>,
+    /// Outbound access the workspace's compute needs (Batch, UDP 5831, MCR,
+    /// ...), not the client: with a managed network it is the managed
+    /// network's business, and the plan marks it not required.
+    #[serde(default)]
+    pub compute: bool,
 }
 
 /// Values an entry takes when it does not set them itself.
@@ -395,11 +400,22 @@ impl Catalogue {
     pub fn cloud(&self, cloud: Cloud) -> Option<&CloudNames> {
         self.clouds.get(cloud.as_str())
     }
+
+    /// Whether `region` is a region of `cloud` in this catalogue's cloud
+    /// table (the built-in one plus a `--probes` `clouds.toml`).
+    pub fn known_region(&self, cloud: Cloud, region: &str) -> bool {
+        self.cloud(cloud).is_some_and(|c| c.regions.contains(region))
+    }
+
+    /// The cloud whose table lists `region`, if any.
+    pub fn cloud_of_region(&self, region: &str) -> Option<Cloud> {
+        [Cloud::Public, Cloud::Usgov, Cloud::China].into_iter().find(|c| self.known_region(*c, region))
+    }
 }
 
 /// Whether `region` is a known region of `cloud` in the built-in table.
 pub fn known_region(cloud: Cloud, region: &str) -> bool {
-    Catalogue::builtin().cloud(cloud).is_some_and(|c| c.regions.contains(region))
+    Catalogue::builtin().known_region(cloud, region)
 }
 
 /// The `{name}` placeholders of a template, in order.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::catalogue::{Catalogue, EndpointSpec, Expect, Protocol, expand};
-use crate::target::Target;
+use crate::target::{Facts, Target};
 
 /// One concrete thing to probe.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -70,29 +70,45 @@ pub struct Plan {
     pub endpoints: Vec<PlannedEndpoint>,
     /// Entries that could not be planned.
     pub omitted: Vec<Omission>,
+    /// What the reader of the plan must know about it: names that are a
+    /// project's hub's, rules a managed network takes over, a notebooks
+    /// host that is a guess, a region amlnet does not list.
+    pub notes: Vec<String>,
 }
 
 impl Plan {
-    /// Expands `catalogue` for `target`.
+    /// Expands `catalogue` for a target that is not read from a workspace
+    /// document (the lab's, a test's): no facts, and no notes for a reader.
     pub fn build(catalogue: &Catalogue, target: &Target) -> Plan {
-        let mut endpoints = Vec::new();
+        let mut plan = Plan::build_for(catalogue, target, &Facts::default());
+        plan.notes.clear();
+        plan
+    }
+
+    /// Expands `catalogue` for `target`, as what the workspace document
+    /// says of it (`facts`) requires: a project's names are its hub's, a
+    /// managed network takes the compute's outbound rules, a notebooks host
+    /// Azure never made is not invented.
+    pub fn build_for(catalogue: &Catalogue, target: &Target, facts: &Facts) -> Plan {
+        let mut endpoints: Vec<PlannedEndpoint> = Vec::new();
         let mut omitted = Vec::new();
         let cloud = target.cloud.as_str();
-        let base = base_vars(catalogue, target);
+        let base = base_vars(catalogue, target, facts);
+        let missing_reason = |var: &str| missing_reason(var, cloud, target, facts);
         for spec in &catalogue.endpoints {
             if spec.clouds.as_ref().is_some_and(|c| !c.iter().any(|x| x == cloud)) {
                 omitted.push(Omission { id: spec.id.clone(), reason: format!("not documented for the {cloud} cloud") });
                 continue;
             }
             if let Some(need) = spec.needs.iter().find(|n| !base.contains_key(n.as_str())) {
-                omitted.push(Omission { id: spec.id.clone(), reason: missing_reason(need, cloud) });
+                omitted.push(Omission { id: spec.id.clone(), reason: missing_reason(need) });
                 continue;
             }
             let per_account = spec.host.contains("{storage}");
             let accounts: Vec<Option<&String>> =
                 if per_account { target.storage_accounts.iter().map(Some).collect() } else { vec![None] };
             if accounts.is_empty() {
-                omitted.push(Omission { id: spec.id.clone(), reason: missing_reason("storage", cloud) });
+                omitted.push(Omission { id: spec.id.clone(), reason: missing_reason("storage") });
                 continue;
             }
             for account in accounts {
@@ -111,21 +127,36 @@ impl Plan {
                 };
                 match expand_spec(spec, vars) {
                     Ok(mut list) => {
-                        if let Some(a) = account {
-                            for e in &mut list {
+                        for e in &mut list {
+                            if let Some(a) = account {
                                 e.id = format!("{}[{a}]", e.id);
+                            }
+                            if let (true, Some(mode)) = (spec.compute, &facts.managed_network) {
+                                e.required = false;
+                                e.situation = Some(format!(
+                                    "not this machine's: the workspace's managed network ({mode}) gives its compute this outbound access"
+                                ));
                             }
                         }
                         endpoints.extend(list)
                     }
                     Err(var) => {
-                        omitted.push(Omission { id: spec.id.clone(), reason: missing_reason(var, cloud) });
+                        omitted.push(Omission { id: spec.id.clone(), reason: missing_reason(var) });
                         break;
                     }
                 }
             }
         }
-        Plan { target: target.clone(), endpoints, omitted }
+        let notes = notes(catalogue, target, facts, &endpoints);
+        Plan { target: target.clone(), endpoints, omitted, notes }
+    }
+
+    /// [`Plan::build_for`], refusing a plan with a host name that is not one
+    /// (see [`Plan::build_checked`]).
+    pub fn build_checked_for(catalogue: &Catalogue, target: &Target, facts: &Facts) -> anyhow::Result<Plan> {
+        let plan = Plan::build_for(catalogue, target, facts);
+        plan.check_hosts()?;
+        Ok(plan)
     }
 
     /// [`Plan::build`], refusing the input when an expanded host name is not
@@ -163,7 +194,7 @@ impl Plan {
     }
 }
 
-fn base_vars<'a>(catalogue: &'a Catalogue, target: &Target) -> BTreeMap<&'a str, String> {
+fn base_vars<'a>(catalogue: &'a Catalogue, target: &Target, facts: &Facts) -> BTreeMap<&'a str, String> {
     let mut vars: BTreeMap<&str, String> = BTreeMap::new();
     if let Some(names) = catalogue.cloud(target.cloud) {
         for (k, v) in &names.names {
@@ -182,14 +213,62 @@ fn base_vars<'a>(catalogue: &'a Catalogue, target: &Target) -> BTreeMap<&'a str,
     put("acr", &target.container_registry);
     put("app_insights", &target.app_insights);
     put("compute_instance", &target.compute_instance);
-    put("notebook_label", &target.notebook_label());
-    let notebook_host = target.notebook_host.clone().or_else(|| {
+    // A notebooks host the document says Azure never made is not invented.
+    if facts.notebook_absent.is_none() {
+        put("notebook_label", &target.notebook_label());
+        put("notebook_host", &notebook_host(catalogue, target));
+    }
+    vars
+}
+
+/// The notebooks host: the document's, or derived from the name (a guess).
+fn notebook_host(catalogue: &Catalogue, target: &Target) -> Option<String> {
+    target.notebook_host.clone().or_else(|| {
         let label = target.notebook_label()?;
         let suffix = catalogue.cloud(target.cloud)?.names.get("notebooks_suffix")?;
         Some(format!("{label}.{}.{suffix}", target.region.as_ref()?))
-    });
-    put("notebook_host", &notebook_host);
-    vars
+    })
+}
+
+/// The plan's notes: the document's, then what the plan had to assume.
+fn notes(catalogue: &Catalogue, target: &Target, facts: &Facts, endpoints: &[PlannedEndpoint]) -> Vec<String> {
+    let mut notes = facts.notes.clone();
+    if facts.is_project() {
+        let hub = facts.hub_id.as_deref().map(|id| id.trim_end_matches('/').rsplit('/').next().unwrap_or(id));
+        // The hub's id and the file it came from are the user's text: printable only.
+        let hub = hub.map(|h| format!(" '{}'", crate::term::escape_for_terminal(h))).unwrap_or_default();
+        notes.push(match facts.hub_names_from.as_deref().map(crate::term::escape_for_terminal) {
+            Some(from) => format!(
+                "this workspace is a project of the hub{hub}: it uses the hub's storage account, Key Vault, container registry and private endpoints, so the storage, Key Vault and registry names planned are the hub's (from {from}); the project's own API and notebooks names resolve through the hub's private endpoint"
+            ),
+            None => format!(
+                "this workspace is a project of the hub{hub}: it uses the hub's storage account, Key Vault, container registry and private endpoints, and its document does not name them: give --hub-json FILE with the hub's JSON (az resource show --ids <hubResourceId> -o json)"
+            ),
+        });
+    }
+    if let Some(mode) = &facts.managed_network {
+        notes.push(format!(
+            "the workspace has a managed network ({mode}): its compute runs in a Microsoft-managed network that gives it Batch, UDP 5831, Microsoft Container Registry and the other compute outbound rules, so those are marked not required for this machine; this machine still needs the workspace's private endpoints"
+        ));
+    }
+    if target.notebook_host.is_none()
+        && facts.notebook_absent.is_none()
+        && let Some(host) = notebook_host(catalogue, target)
+        && endpoints.iter().any(|e| e.host == host)
+    {
+        let name = target.workspace_name.as_deref().unwrap_or_default();
+        let dropped = if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            String::new()
+        } else {
+            format!(
+                " (the characters of '{name}' that are not letters, digits or '-' were dropped, which no public sample confirms)"
+            )
+        };
+        notes.push(format!(
+            "the notebooks host {host} is derived from the workspace name, region and GUID, not read from the workspace: a guess{dropped}; the real one: az resource show --ids <workspace ARM id> --query properties.notebookInfo.fqdn -o tsv"
+        ));
+    }
+    notes
 }
 
 fn expand_spec<'a>(spec: &'a EndpointSpec, vars: &BTreeMap<&str, String>) -> Result<Vec<PlannedEndpoint>, &'a str> {
@@ -233,8 +312,19 @@ fn expand_spec<'a>(spec: &'a EndpointSpec, vars: &BTreeMap<&str, String>) -> Res
 }
 
 /// Turns a missing placeholder into what the user can do about it.
-fn missing_reason(var: &str, cloud: &str) -> String {
+fn missing_reason(var: &str, cloud: &str, target: &Target, facts: &Facts) -> String {
+    let hub_flag = "give --hub-json FILE with the hub's JSON (az resource show --ids <hubResourceId> -o json)";
     match var {
+        "notebook_host" | "notebook_label" if facts.notebook_absent.is_some() => {
+            facts.notebook_absent.clone().unwrap_or_default()
+        }
+        "storage" if facts.is_project() => format!("a project uses its hub's storage account: {hub_flag}, or --storage"),
+        "key_vault" if facts.is_project() => format!("a project uses its hub's Key Vault: {hub_flag}, or --key-vault"),
+        "acr" if facts.no_registry => {
+            "the workspace has no container registry of its own (containerRegistry is null: Azure ML creates one at the first image build); give --acr if it uses one".into()
+        }
+        "acr" if facts.is_project() => format!("a project uses its hub's container registry: {hub_flag}, or --acr"),
+        "region" if target.region.is_none() && facts.is_project() => format!("needs --region, or {hub_flag}"),
         "workspace_id" => "needs --workspace-id (the workspace GUID: az resource show --ids <workspace ARM id> --query properties.workspaceId -o tsv)".into(),
         "workspace_name" => "needs --workspace-name".into(),
         "region" => "needs --region".into(),

@@ -1,6 +1,8 @@
 //! The target: which workspace, in which cloud and region, with which
 //! dependent resources. Built from `az` JSON, from flags, or from a compute
-//! instance's own environment; flags win over JSON.
+//! instance's own environment; flags win over JSON. Also what the document
+//! says about the workspace's shape ([`Facts`]: hub or project, managed
+//! network, a notebooks host Azure never made) that changes the plan.
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
@@ -63,6 +65,38 @@ impl TargetFlags {
     }
 }
 
+/// What a workspace document says beyond names, kept apart from [`Target`]
+/// (whose fields are the report's `target` object): the plan reads it to
+/// leave out, relabel or explain entries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// `hub`, `project` or `default` (ARM `kind`, CLI v2 `kind`), lowercased.
+    pub kind: Option<String>,
+    /// A project's hub (ARM `properties.hubResourceId`, CLI v2 `hub_id`).
+    pub hub_id: Option<String>,
+    /// The managed network's isolation mode (`AllowInternetOutbound`,
+    /// `AllowOnlyApprovedOutbound`); `None` when there is none or it is disabled.
+    pub managed_network: Option<String>,
+    /// Why there is no notebooks host: the document says so (`notebookInfo`
+    /// or its `fqdn` null) or the workspace is a hub.
+    pub notebook_absent: Option<String>,
+    /// Where the storage, Key Vault, registry and Application Insights names
+    /// of a project came from: they are its hub's.
+    pub hub_names_from: Option<String>,
+    /// The document says the workspace has no container registry
+    /// (`containerRegistry: null`): Azure ML makes one at the first image build.
+    pub no_registry: bool,
+    /// Remarks for the plan, in the order they arose.
+    pub notes: Vec<String>,
+}
+
+impl Facts {
+    /// Whether the workspace is a project of a hub.
+    pub fn is_project(&self) -> bool {
+        self.kind.as_deref() == Some("project") || self.hub_id.is_some()
+    }
+}
+
 impl Target {
     /// Builds the target from an optional workspace JSON document (already
     /// read; `source` names it in errors), flags, and, when neither names a
@@ -72,23 +106,39 @@ impl Target {
         flags: &TargetFlags,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Target> {
-        let mut target = match json {
+        Target::resolve_with(json, None, flags, env, crate::catalogue::Catalogue::builtin()).map(|(t, _)| t)
+    }
+
+    /// [`Target::resolve`] with a project's hub document (`--hub-json`,
+    /// already read) and the catalogue whose cloud table knows the regions
+    /// (the built-in one plus a `--probes` `clouds.toml`).
+    pub fn resolve_with(
+        json: Option<(&str, &str)>,
+        hub_json: Option<(&str, &str)>,
+        flags: &TargetFlags,
+        env: &dyn Fn(&str) -> Option<String>,
+        catalogue: &crate::catalogue::Catalogue,
+    ) -> Result<(Target, Facts)> {
+        let (mut target, mut facts) = match json {
             Some((source, text)) => {
-                let mut t = from_workspace_json(text).with_context(|| source.to_string())?;
+                let (mut t, f) = read_workspace_json(text).with_context(|| source.to_string())?;
                 t.validate(Origin::Document).with_context(|| source.to_string())?;
                 t.sources.push(source.to_string());
-                t
+                (t, f)
             }
-            None if flags.is_empty() => match from_compute_instance_env(env) {
+            None if flags.is_empty() && hub_json.is_none() => match from_compute_instance_env(env) {
                 Some(mut t) => {
                     t.validate(Origin::Document)
                         .context("compute instance environment (MLFLOW_TRACKING_URI, CI_NAME)")?;
-                    t
+                    (t, Facts::default())
                 }
-                None => Target::default(),
+                None => (Target::default(), Facts::default()),
             },
-            None => Target::default(),
+            None => (Target::default(), Facts::default()),
         };
+        if let Some((source, text)) = hub_json {
+            apply_hub(&mut target, &mut facts, source, text)?;
+        }
         target.apply_flags(flags)?;
         // A region named for its cloud decides the cloud when nothing else did.
         if flags.cloud.is_none()
@@ -97,18 +147,30 @@ impl Target {
         {
             target.cloud = cloud;
         }
-        // A region the user did not type is not blamed on --region.
-        if let (Some(region), None) = (&target.region, &flags.region)
-            && !crate::catalogue::known_region(target.cloud, region)
-        {
-            bail!(
-                "the workspace's region '{region}' is not a region of the {} cloud{} (give --cloud or --region)",
-                target.cloud,
-                if flags.cloud.is_some() { " given with --cloud" } else { "" }
-            );
-        }
         target.validate(Origin::Flags)?;
-        Ok(target)
+        if let Some(region) = target.region.clone()
+            && !catalogue.known_region(target.cloud, &region)
+        {
+            match catalogue.cloud_of_region(&region) {
+                // A region of another cloud contradicts the cloud: that is bad input.
+                Some(other) if flags.region.is_some() => bail!(
+                    "--region: unknown region '{region}' for the {} cloud (it is a region of the {other} cloud; give --cloud {other})",
+                    target.cloud
+                ),
+                // A region the user did not type is not blamed on --region.
+                Some(other) => bail!(
+                    "the workspace's region '{region}' is not a region of the {} cloud{} (it is a region of the {other} cloud; give --cloud or --region)",
+                    target.cloud,
+                    if flags.cloud.is_some() { " given with --cloud" } else { "" }
+                ),
+                // A region newer than amlnet's list is planned as given, with a note.
+                None => facts.notes.push(format!(
+                    "region '{region}' is not in amlnet's list of {} cloud regions (probes/clouds.toml, or a clouds.toml given with --probes): it is planned as given; a misspelt region shows up as names that do not resolve",
+                    target.cloud
+                )),
+            }
+        }
+        Ok((target, facts))
     }
 
     fn apply_flags(&mut self, flags: &TargetFlags) -> Result<()> {
@@ -153,13 +215,17 @@ impl Target {
             }
             self.workspace_id = Some(id);
         }
+        // Whether the region is one the cloud has is judged against the
+        // catalogue's table afterwards; here only that it can be one: letters
+        // and digits, and short enough that the notebooks host still fits
+        // (the longest region today has 18 characters).
         if let Some(region) = &self.region
-            && !crate::catalogue::known_region(self.cloud, region)
+            && (region.is_empty() || region.len() > 22 || !region.bytes().all(|b| b.is_ascii_alphanumeric()))
         {
             bail!(
-                "{}: unknown region '{region}' for the {} cloud (expected a name such as eastus; `az account list-locations -o table` lists them)",
+                "{}: unknown region '{}' (expected a name such as eastus: letters and digits; `az account list-locations -o table` lists them)",
                 label(Field::Region),
-                self.cloud
+                crate::term::escape_for_terminal(region)
             );
         }
         for s in &mut self.storage_accounts {
@@ -182,19 +248,43 @@ impl Target {
         Ok(())
     }
 
-    /// The notebooks host: from the ARM resource when known, otherwise
-    /// `ml-<name>-<region>-<guid>`, the name part cut so the label fits 63
-    /// characters (FACTS.md, [DNS]).
+    /// The notebooks host's first label: from the ARM resource when known
+    /// (`notebookInfo.fqdn`), otherwise derived by [`derived_notebook_label`].
     pub fn notebook_label(&self) -> Option<String> {
         if let Some(fqdn) = &self.notebook_host {
             return fqdn.split('.').next().map(str::to_string);
         }
         let (name, region, id) = (self.workspace_name.as_ref()?, self.region.as_ref()?, self.workspace_id.as_ref()?);
-        let fixed = 3 + 1 + region.len() + 1 + id.len();
-        let room = 63usize.saturating_sub(fixed);
-        let name: String = name.to_ascii_lowercase().chars().take(room).collect();
-        Some(format!("ml-{name}-{region}-{id}"))
+        Some(derived_notebook_label(name, region, id))
     }
+}
+
+/// The first label of the notebooks host Azure gives a workspace, when the
+/// document does not carry it: `ml-<name>-<region>-<guid>`, where `<name>` is
+/// the workspace name lowercased, with every character that is not a letter,
+/// a digit or `-` dropped, then cut so that the label is at most 63
+/// characters (FACTS.md [DNS]). Real `notebookInfo.fqdn` values this was
+/// checked against (workspace name -> label; `tests/fixtures/workspaces/README.md`
+/// lists their sources):
+///
+/// - `mlworkspace-portal02`, eastus -> `ml-mlworkspace-port-eastus-03ce50c0-…` (cut at 63, `-` kept)
+/// - `mlw-mlops-stg-weu-01`, westeurope -> `ml-mlw-mlops-st-westeurope-9332539b-…` (cut at 63)
+/// - `acctest5076`, westeurope -> `ml-acctest5076-westeurope-130c4f07-…`
+/// - `myworkspace`, eastus -> `ml-myworkspace-eastus-fb7e20a0-…` (how-to-custom-dns)
+///
+/// No public sample has an underscore in the name: that `_` is dropped is
+/// what Azure's names show (a DNS label of a host name has none), not
+/// something a sample confirms, so the plan calls a derived host a guess.
+pub fn derived_notebook_label(name: &str, region: &str, id: &str) -> String {
+    let fixed = 3 + 1 + region.len() + 1 + id.len();
+    let room = 63usize.saturating_sub(fixed);
+    let name: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .map(|c| c.to_ascii_lowercase())
+        .take(room)
+        .collect();
+    format!("ml-{name}-{region}-{id}")
 }
 
 /// Where a target value came from, so an error names what the user typed.
@@ -277,6 +367,12 @@ fn name_from_arm_id(field: &str, id: &str) -> Result<String> {
 /// Reads `az ml workspace show -o json` (CLI v2, snake_case) or
 /// `az resource show` (ARM, camelCase under `properties`).
 pub fn from_workspace_json(text: &str) -> Result<Target> {
+    read_workspace_json(text).map(|(t, _)| t)
+}
+
+/// [`from_workspace_json`] with what the document says about the
+/// workspace's shape: hub or project, managed network, no notebooks host.
+pub fn read_workspace_json(text: &str) -> Result<(Target, Facts)> {
     if text.trim().is_empty() {
         bail!("the file is empty (expected the JSON of `az ml workspace show -o json`)");
     }
@@ -293,6 +389,9 @@ pub fn from_workspace_json(text: &str) -> Result<Target> {
         }
     };
     let mut t = Target::default();
+    let mut facts = Facts { kind: str_at(&doc, "kind")?.map(|k| k.to_ascii_lowercase()), ..Facts::default() };
+    // `containerRegistry: null` means the workspace has no registry of its own yet.
+    let registry_field_present;
     if let Some(props) = obj.get("properties") {
         if !props.is_object() {
             bail!("field 'properties' should be an object, found {}", kind_of(props));
@@ -319,14 +418,36 @@ pub fn from_workspace_json(text: &str) -> Result<Target> {
         t.container_registry = str_at(props, "containerRegistry")?
             .map(|id| name_from_arm_id("properties.containerRegistry", &id))
             .transpose()?;
+        if t.container_registry.is_none() {
+            t.container_registry = names_in_array(props, "containerRegistries")?.into_iter().next();
+        }
         t.app_insights = str_at(props, "applicationInsights")?
             .map(|id| name_from_arm_id("properties.applicationInsights", &id))
             .transpose()?;
-        if let Some(nb) = props.get("notebookInfo") {
-            t.notebook_host = str_at(nb, "fqdn")?.map(|s| s.to_ascii_lowercase());
+        registry_field_present = props.get("containerRegistry").is_some() || props.get("containerRegistries").is_some();
+        match props.get("notebookInfo") {
+            // Absent (an older or trimmed document): the host is derived, and the plan says it is a guess.
+            None => {}
+            Some(Value::Null) => {
+                facts.notebook_absent = Some(
+                    "the workspace document's properties.notebookInfo is null: Azure made no notebooks host for this workspace, and amlnet does not invent one".into(),
+                )
+            }
+            Some(nb) => {
+                t.notebook_host = str_at(nb, "fqdn")?.map(|s| s.to_ascii_lowercase());
+                if t.notebook_host.is_none() {
+                    facts.notebook_absent = Some(
+                        "the workspace document's properties.notebookInfo.fqdn is null: Azure made no notebooks host for this workspace, and amlnet does not invent one".into(),
+                    );
+                }
+            }
         }
         if let Some(url) = str_at(props, "discoveryUrl")? {
             t.cloud = cloud_from_url(&url).unwrap_or_default();
+        }
+        facts.hub_id = str_at(props, "hubResourceId")?;
+        if let Some(mn) = props.get("managedNetwork").filter(|v| !v.is_null()) {
+            facts.managed_network = isolation_mode(str_at(mn, "isolationMode")?);
         }
     } else if obj.contains_key("location") || obj.contains_key("storage_account") || obj.contains_key("discovery_url") {
         t.workspace_name = str_at(&doc, "name")?;
@@ -345,6 +466,11 @@ pub fn from_workspace_json(text: &str) -> Result<Target> {
         if let Some(url) = str_at(&doc, "discovery_url")? {
             t.cloud = cloud_from_url(&url).unwrap_or_default();
         }
+        registry_field_present = obj.contains_key("container_registry");
+        facts.hub_id = str_at(&doc, "hub_id")?;
+        if let Some(mn) = obj.get("managed_network").filter(|v| !v.is_null()) {
+            facts.managed_network = isolation_mode(str_at(mn, "isolation_mode")?);
+        }
     } else {
         bail!(
             "JSON of the wrong shape: neither `az ml workspace show` (no 'location') nor `az resource show` (no 'properties')"
@@ -358,7 +484,85 @@ pub fn from_workspace_json(text: &str) -> Result<Target> {
     {
         t.cloud = cloud;
     }
-    Ok(t)
+    if facts.kind.as_deref() == Some("hub") && t.notebook_host.is_none() && facts.notebook_absent.is_none() {
+        facts.notebook_absent = Some(
+            "the workspace is a hub: its document names no notebooks host (each of its projects has its own), and amlnet does not invent one".into(),
+        );
+    }
+    if facts.is_project() && (!t.storage_accounts.is_empty() || t.key_vault.is_some() || t.container_registry.is_some())
+    {
+        facts.hub_names_from = Some("the project's own document".into());
+    }
+    facts.no_registry = registry_field_present && t.container_registry.is_none();
+    Ok((t, facts))
+}
+
+/// `AllowInternetOutbound` / `allow_internet_outbound` and the approved-only
+/// mode; `Disabled` (or anything unknown) is no managed network.
+fn isolation_mode(mode: Option<String>) -> Option<String> {
+    let key: String = mode?.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    match key.as_str() {
+        "allowinternetoutbound" => Some("AllowInternetOutbound".into()),
+        "allowonlyapprovedoutbound" => Some("AllowOnlyApprovedOutbound".into()),
+        _ => None,
+    }
+}
+
+/// Fills a project's missing storage, Key Vault, registry and Application
+/// Insights names from its hub's document (`--hub-json`): a project uses its
+/// hub's. The document must be the project's hub.
+fn apply_hub(target: &mut Target, facts: &mut Facts, source: &str, text: &str) -> Result<()> {
+    let (mut hub, hub_facts) = read_workspace_json(text).with_context(|| source.to_string())?;
+    hub.validate(Origin::Document).with_context(|| source.to_string())?;
+    let hub_name = hub.workspace_name.clone().unwrap_or_default();
+    if !target.sources.is_empty() && !facts.is_project() {
+        bail!(
+            "{source}: --hub-json is for a project (kind Project with a hubResourceId), and the workspace is not one"
+        );
+    }
+    if let Some(kind) = hub_facts.kind.as_deref().filter(|k| *k != "hub") {
+        bail!("{source}: '{hub_name}' is a {kind} workspace, not a hub");
+    }
+    if let Some(id) = &facts.hub_id {
+        let expected = id.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        if !hub_name.is_empty() && !expected.eq_ignore_ascii_case(&hub_name) {
+            bail!(
+                "{source}: this is workspace '{hub_name}', but the project's hub is '{}' (hubResourceId)",
+                crate::term::escape_for_terminal(expected)
+            );
+        }
+    }
+    let mut filled = false;
+    if target.storage_accounts.is_empty() && !hub.storage_accounts.is_empty() {
+        target.storage_accounts = std::mem::take(&mut hub.storage_accounts);
+        filled = true;
+    }
+    for (slot, value) in [
+        (&mut target.key_vault, hub.key_vault.take()),
+        (&mut target.container_registry, hub.container_registry.take()),
+        (&mut target.app_insights, hub.app_insights.take()),
+    ] {
+        if slot.is_none() && value.is_some() {
+            *slot = value;
+            filled = true;
+        }
+    }
+    if target.region.is_none() {
+        target.region = hub.region.clone();
+        target.cloud = hub.cloud;
+    }
+    if facts.managed_network.is_none() {
+        facts.managed_network = hub_facts.managed_network;
+    }
+    if facts.kind.is_none() {
+        facts.kind = Some("project".into());
+    }
+    if filled && facts.hub_names_from.is_none() {
+        facts.hub_names_from = Some(format!("the hub's document given with {source}"));
+    }
+    facts.no_registry = target.container_registry.is_none() && hub_facts.no_registry;
+    target.sources.push(source.to_string());
+    Ok(())
 }
 
 /// The resource names in `properties.<key>`, an array of ARM IDs (absent or null: none).
@@ -460,6 +664,48 @@ mod tests {
                 "properties":{"storageAccounts":[42]}}"#,
         );
         assert!(bad.unwrap_err().to_string().contains("properties.storageAccounts"));
+    }
+
+    /// Real `notebookInfo.fqdn` values (tests/fixtures/workspaces/README.md
+    /// names their sources): the derived label must be Azure's.
+    #[test]
+    fn notebook_label_matches_real_samples() {
+        let samples = [
+            (
+                "mlworkspace-portal02",
+                "eastus",
+                "03ce50c0-2e18-48ad-9e4a-ca338f571072",
+                "ml-mlworkspace-port-eastus-03ce50c0-2e18-48ad-9e4a-ca338f571072",
+            ),
+            (
+                "mlw-mlops-stg-weu-01",
+                "westeurope",
+                "9332539b-ef8b-4cb9-8fc1-22af35747521",
+                "ml-mlw-mlops-st-westeurope-9332539b-ef8b-4cb9-8fc1-22af35747521",
+            ),
+            (
+                "acctest5076",
+                "westeurope",
+                "130c4f07-5479-452c-b3b8-e65da97aa0a5",
+                "ml-acctest5076-westeurope-130c4f07-5479-452c-b3b8-e65da97aa0a5",
+            ),
+            (
+                "myworkspace",
+                "eastus",
+                "fb7e20a0-8891-458b-b969-55ddb3382f51",
+                "ml-myworkspace-eastus-fb7e20a0-8891-458b-b969-55ddb3382f51",
+            ),
+        ];
+        for (name, region, id, label) in samples {
+            assert_eq!(derived_notebook_label(name, region, id), label, "{name}");
+        }
+        // Not from a sample: `_` is dropped before the cut, so the cut falls
+        // where the name without it reaches 63.
+        let label = derived_notebook_label("My_Work_Space_Name", "eastus", "03ce50c0-2e18-48ad-9e4a-ca338f571072");
+        assert_eq!(label, "ml-myworkspacename-eastus-03ce50c0-2e18-48ad-9e4a-ca338f571072");
+        let label =
+            derived_notebook_label("a_b_c_d_e_f_g_h_i_j_k_l_m_n", "westeurope", "9332539b-ef8b-4cb9-8fc1-22af35747521");
+        assert_eq!(label, "ml-abcdefghijkl-westeurope-9332539b-ef8b-4cb9-8fc1-22af35747521");
     }
 
     #[test]

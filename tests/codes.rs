@@ -23,6 +23,9 @@ enum Producer {
     /// `amlnet check` against the healthy lab, with this machine's settings
     /// given as a proxy environment, a ~/.bashrc and a hosts file.
     Local(Machine),
+    /// `amlnet check` against the healthy lab with too few file descriptors
+    /// (a hard RLIMIT_NOFILE it cannot raise) for the sockets it needs.
+    FewDescriptors,
     /// Needs a network namespace; asserted by value in the named test file.
     Namespace(&'static str),
 }
@@ -34,6 +37,9 @@ struct Machine {
     bashrc: &'static str,
     hosts: &'static str,
 }
+
+/// Enough descriptors to start and read the inputs, too few for every socket at once.
+const FEW_DESCRIPTORS: libc::rlim_t = 24;
 
 const PLAIN: Machine = Machine { env: &[], bashrc: "", hosts: "" };
 
@@ -69,6 +75,7 @@ fn producer(code: Code) -> Producer {
         Code::NoProxyMissingPrivate => Demo("no-proxy-incomplete"),
         Code::RunDeadlineExceeded => DemoUnfinished,
         Code::RunInterrupted => DemoInterrupted,
+        Code::LocalDialFailed => FewDescriptors,
         Code::DnsHostsOverride => Local(Machine { hosts: "10.0.1.4 kv-contoso-ml-lab.vault.azure.net\n", ..PLAIN }),
         Code::ProxyNotExported => Local(Machine { bashrc: "HTTPS_PROXY=http://127.0.0.1:9\n", ..PLAIN }),
         Code::ProxyEnvMismatch => Local(Machine {
@@ -103,6 +110,28 @@ fn produce(producer: Producer, lab: &LabHandle) -> Value {
             cmd.args(lab.network_args_with(&bashrc, &hosts));
             cmd.envs(machine.env.iter().copied());
             report(&cmd.output().unwrap())
+        }
+        Producer::FewDescriptors => {
+            use std::os::unix::process::CommandExt;
+            let ws = fixture("workspace-arm.json");
+            let mut cmd = amlnet();
+            cmd.args(["check", "--output", "json", "--timeout", "2s", "--concurrency", "64", "--workspace-json"]);
+            cmd.arg(ws).args(lab.network_args());
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let limit = libc::rlimit { rlim_cur: FEW_DESCRIPTORS, rlim_max: FEW_DESCRIPTORS };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let r = report(&cmd.output().unwrap());
+            let f = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "local-dial-failed").cloned();
+            let detail = f.map(|f| f["detail"].as_str().unwrap_or("").to_string()).unwrap_or_default();
+            assert!(detail.contains("no file descriptors left"), "{detail}");
+            r
         }
         Producer::Namespace(_) => unreachable!("not run here"),
     }

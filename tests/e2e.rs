@@ -582,6 +582,13 @@ fn local_address_in_docker_bridge_range_body() {
     sh(&["ip", "-n", &net.cli, "addr", "add", "172.17.5.1/24", "dev", "ens9"]);
     sh(&["ip", "-n", &net.cli, "link", "set", "ens9", "up"]);
     let args = check_args(&ca, &["--skip", "repos"]);
+    // Without docker0 here, 172.17.5.1 is just an address (a container's, say).
+    let r = report(&net.amlnet(&[], &args));
+    assert_eq!(hosts_of(&r, "docker-bridge-overlap"), Vec::<String>::new());
+    // With Docker's bridge on this machine, the NIC and its route fall inside it.
+    sh(&["ip", "-n", &net.cli, "link", "add", "docker0", "type", "veth", "peer", "name", "docker0p"]);
+    sh(&["ip", "-n", &net.cli, "addr", "add", "172.17.0.1/16", "dev", "docker0"]);
+    sh(&["ip", "-n", &net.cli, "link", "set", "docker0", "up"]);
     let r = report(&net.amlnet(&[], &args));
     let hosts = hosts_of(&r, "docker-bridge-overlap");
     assert!(hosts.contains(&"172.17.5.1/24 (ens9)".to_string()), "{hosts:?}");
@@ -689,4 +696,160 @@ fn a_real_proxy_that_cannot_reach_the_destination_body() {
     assert!(detail.contains(": \"500 Unable to connect\""), "the first line of its page: {detail}");
     assert_eq!(check(&r, &format!("tcp:{files}:443"))["via_proxy"], proxy);
     assert_eq!(check(&r, "tcp:pypi.org:443")["http"]["status"], 200, "the proxy reaches the others");
+}
+
+#[test]
+fn proxy_only_network_public_names_are_the_proxy_s_to_resolve() {
+    sandbox::run(&SUITE, proxy_only_network_body);
+}
+
+/// The customer's DNS knows only the private-endpoint zones; the proxy
+/// resolves the Internet with a DNS server of its own.
+fn proxy_only_network_body() {
+    let plan = plan();
+    let mut net = Net::new("ponly");
+    let private_only: Vec<String> =
+        records(&plan, &[]).into_iter().filter(|r| r.contains("privatelink") || r.contains("10.231.1.")).collect();
+    net.dnsmasq(CUSTOMER_DNS, "customer", &private_only);
+    net.dnsmasq(AZURE_DNS, "internet", &records(&plan, &[]));
+    // The proxy's own resolver: `ip netns exec` gives tinyproxy this resolv.conf.
+    fs::write(Path::new("/etc/netns").join(&net.svc).join("resolv.conf"), format!("nameserver {AZURE_DNS}\n")).unwrap();
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    let mut public: Vec<&str> =
+        plan.endpoints.iter().filter(|e| e.expect == Expect::Public).map(|e| e.host.as_str()).collect();
+    public.dedup();
+    net.tinyproxy(8888, &public, None);
+    net.wait_for(&format!("{PROXY}:8888"));
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
+    net.wait_for(&format!("{AZURE_DNS}:53"));
+    let proxy = format!("http://{PROXY}:8888");
+    // Exactly the private-endpoint names bypass the proxy.
+    let mut bypass: Vec<String> = plan
+        .endpoints
+        .iter()
+        .filter(|e| e.expect == Expect::Private)
+        .map(|e| e.host.clone())
+        .chain(["10.231.0.0/16".into(), "168.63.129.16".into(), "169.254.169.254".into()])
+        .collect();
+    bypass.dedup();
+    let no_proxy = bypass.join(",");
+    let env = [("HTTPS_PROXY", proxy.as_str()), ("HTTP_PROXY", proxy.as_str()), ("NO_PROXY", no_proxy.as_str())];
+    let args = check_args(&ca, &["--skip", "repos", "--azure-dns", "127.0.0.1:9"]);
+    let o = net.amlnet(&env, &args);
+    let r = report(&o);
+    // Every public name failed here, and that is no finding: the proxy reached each one.
+    let login = check(&r, "dns:login.microsoftonline.com");
+    let words = login["error"].as_str().unwrap_or("");
+    assert!(words.contains("clients send login.microsoftonline.com to the proxy"), "{login}\n{:?}", findings(&r));
+    assert_eq!(login["status"], "pass", "{login}");
+    let path = check(&r, "tcp:login.microsoftonline.com:443");
+    assert_eq!((path["via_proxy"].as_str(), path["tls"]["verified"].as_bool()), (Some(proxy.as_str()), Some(true)));
+    // What is left: UDP to tundra, which no proxy carries and this DNS cannot resolve.
+    let left: Vec<(String, String, Vec<String>)> = findings(&r);
+    let tundra = vec![("warning".to_string(), "dns-server-error".to_string(), vec!["eastus.tundra.azureml.ms".into()])];
+    assert_eq!(left, tundra, "{}", stderr(&o));
+    assert_eq!(code(&o), 0);
+}
+
+#[test]
+fn a_refusing_first_nameserver_is_passed_over_as_glibc_does() {
+    sandbox::run(&SUITE, refusing_first_nameserver_body);
+}
+
+/// resolv.conf lists a dnsmasq with no data and no upstream (it answers
+/// REFUSED) before the healthy one: clients move on, and so does amlnet.
+fn refusing_first_nameserver_body() {
+    let plan = plan();
+    let mut net = Net::new("fail");
+    net.dnsmasq(AZURE_DNS, "empty", &[]);
+    net.dnsmasq(CUSTOMER_DNS, "customer", &records(&plan, &[]));
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
+    net.wait_for(&format!("{AZURE_DNS}:53"));
+    let resolv = Path::new("/etc/netns").join(&net.cli).join("resolv.conf");
+    fs::write(&resolv, format!("nameserver {AZURE_DNS}\nnameserver {CUSTOMER_DNS}\noptions timeout:1\n")).unwrap();
+    let args = check_args(&ca, &["--skip", "repos", "--azure-dns", "127.0.0.1:9"]);
+    let o = net.amlnet(&[], &args);
+    let r = report(&o);
+    assert_eq!(findings(&r), vec![], "{}", stderr(&o));
+    let kv = check(&r, "dns:kv-contoso-e2e.vault.azure.net");
+    assert_eq!(kv["resolver"], format!("{CUSTOMER_DNS}:53"), "{kv}");
+    // The same name, as glibc resolves it in this namespace.
+    let getent = Command::new("ip")
+        .args(["netns", "exec", &net.cli, "getent", "ahosts", "kv-contoso-e2e.vault.azure.net"])
+        .output()
+        .unwrap();
+    let first = String::from_utf8_lossy(&getent.stdout).split_whitespace().next().unwrap_or("").to_string();
+    assert_eq!(kv["addresses"][0], first.as_str(), "getent: {}", String::from_utf8_lossy(&getent.stderr));
+    // With the refusing server alone, both fail, and amlnet says how.
+    fs::write(&resolv, format!("nameserver {AZURE_DNS}\noptions timeout:1\n")).unwrap();
+    let o = net.amlnet(
+        &[],
+        &check_args(&ca, &["--skip", "tcp", "--skip", "udp", "--skip", "repos", "--azure-dns", "127.0.0.1:9"]),
+    );
+    let r = report(&o);
+    assert!(hosts_of(&r, "dns-server-error").contains(&"kv-contoso-e2e.vault.azure.net".to_string()));
+    assert_eq!(check(&r, "dns:kv-contoso-e2e.vault.azure.net")["error"], "REFUSED");
+}
+
+#[test]
+fn aaaa_answers_and_several_addresses_as_the_client_orders_them() {
+    sandbox::run(&SUITE, aaaa_and_several_addresses_body);
+}
+
+/// Key Vault's privatelink name answers a private and a public address;
+/// blob's answers only AAAA. The mixed answer is a warning naming both; an
+/// AAAA-only private answer is no error; glibc sees the same addresses.
+fn aaaa_and_several_addresses_body() {
+    let plan = plan();
+    let kv = "kv-contoso-e2e.vault.azure.net";
+    let blob = "stcontosoe2e.blob.core.windows.net";
+    let kv_link = "kv-contoso-e2e.privatelink.vaultcore.azure.net";
+    let blob_link = "stcontosoe2e.privatelink.blob.core.windows.net";
+    let mut recs: Vec<String> = records(&plan, &[])
+        .into_iter()
+        .filter(|r| {
+            !r.starts_with(&format!("host-record={kv_link},")) && !r.starts_with(&format!("host-record={blob_link},"))
+        })
+        .collect();
+    recs.push(format!("host-record={kv_link},203.0.113.250"));
+    recs.push(format!("host-record={kv_link},10.231.1.250"));
+    recs.push(format!("host-record={blob_link},fd00:231::9"));
+    let mut net = Net::new("aaaa");
+    net.dnsmasq(CUSTOMER_DNS, "customer", &recs);
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
+    let o = net.amlnet(&[], &check_args(&ca, &["--skip", "repos", "--azure-dns", "127.0.0.1:9"]));
+    let r = report(&o);
+    let getent = |name: &str| {
+        let o = Command::new("ip").args(["netns", "exec", &net.cli, "getent", "ahosts", name]).output().unwrap();
+        let mut seen: Vec<String> = Vec::new();
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            let addr = line.split_whitespace().next().unwrap_or("").to_string();
+            if !seen.contains(&addr) {
+                seen.push(addr);
+            }
+        }
+        seen
+    };
+    // dnsmasq rotates the order of the two addresses, and glibc keeps the
+    // server's order (they tie under RFC 6724): the client's first address
+    // varies, so the two sets are compared, and amlnet dials its answer's first.
+    let kv_check = check(&r, &format!("dns:{kv}"));
+    let mut glibc = getent(kv);
+    glibc.sort();
+    let mut ours: Vec<String> =
+        kv_check["addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+    let first = ours[0].clone();
+    ours.sort();
+    assert_eq!(ours, glibc, "{kv_check}");
+    assert_eq!(check(&r, &format!("tcp:{kv}:443"))["dialled"], format!("{first}:443"));
+    let words = kv_check["error"].as_str().unwrap_or("");
+    assert!(words.contains("203.0.113.250 (public)") && words.contains("10.231.1.250 (private)"), "{kv_check}");
+    let f: Vec<_> = findings(&r).into_iter().filter(|f| f.2.contains(&kv.to_string())).collect();
+    assert_eq!(f, vec![("warning".into(), "dns-public-answer".into(), vec![kv.to_string()])]);
+    let blob_check = check(&r, &format!("dns:{blob}"));
+    assert_eq!(blob_check["addresses"], serde_json::json!(["fd00:231::9"]), "{blob_check}");
+    assert_eq!(blob_check["status"], "pass", "{blob_check}");
+    assert_eq!(getent(blob), vec!["fd00:231::9".to_string()]);
 }

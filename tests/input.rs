@@ -62,7 +62,11 @@ fn broken_workspace_json_is_one_line_and_exit_2() {
 #[test]
 fn bad_flags_are_one_line_and_exit_2() {
     assert_usage_error(&run(&["--no-such-flag"]), "--no-such-flag");
-    assert_usage_error(&run(&["plan", "--workspace-id", GUID, "--region", "mars"]), "unknown region 'mars'");
+    // A region amlnet does not list is planned with a note (tests/workspaces.rs); one that
+    // cannot be a region name at all is still bad input.
+    assert_usage_error(&run(&["plan", "--workspace-id", GUID, "--region", "mars/1"]), "unknown region 'mars/1'");
+    let long = "a".repeat(23);
+    assert_usage_error(&run(&["plan", "--workspace-id", GUID, "--region", &long]), "unknown region 'aaaa");
     assert_usage_error(&run(&["plan", "--workspace-id", "1234", "--region", "eastus"]), "not a GUID");
     assert_usage_error(&run(&["plan", "--storage", "Not_Valid!", "--region", "eastus"]), "--storage");
     assert_usage_error(&run(&["check", "--region", "eastus", "--timeout", "soon"]), "--timeout");

@@ -83,3 +83,52 @@ fn no_route_is_tcp_unreachable_body() {
     assert_eq!(c["tcp_state"], "unreachable");
     assert_eq!(c["dialled"], "192.0.2.10:443");
 }
+
+#[test]
+fn docker_s_bridge_is_judged_where_containers_run() {
+    sandbox::run(&SUITE, docker_s_bridge_body);
+}
+
+/// amlnet reads the namespace's own interfaces and /proc/net/route.
+fn docker_s_bridge_body() {
+    let ns = Netns::new("bridge");
+    let ip = |args: &[&str]| {
+        let o = Command::new("ip").args(["-n", &ns.0]).args(args).output().unwrap();
+        assert!(o.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    let local_findings = || {
+        let o = Command::new("ip")
+            .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_amlnet")])
+            .args(["check", "--workspace-id", "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42", "--region", "eastus"])
+            .args(["--only", "local", "--dns-server", "127.0.0.1:9", "--output", "json"])
+            .env("NO_COLOR", "1")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("https_proxy")
+            .output()
+            .unwrap();
+        let r = report(&o);
+        findings(&r).into_iter().filter(|(_, c, _)| c == "docker-bridge-overlap").collect::<Vec<_>>()
+    };
+    // Inside a container on Docker's default bridge: eth0 172.17.0.2/16, no docker0.
+    // (veth pairs: a user namespace cannot load the dummy module.)
+    ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer"]);
+    ip(&["link", "set", "eth0-peer", "up"]);
+    ip(&["addr", "add", "172.17.0.2/16", "dev", "eth0"]);
+    ip(&["link", "set", "eth0", "up"]);
+    // A VPN's route broader than the bridge.
+    ip(&["link", "add", "vpn0", "type", "veth", "peer", "name", "vpn0-peer"]);
+    ip(&["link", "set", "vpn0-peer", "up"]);
+    ip(&["addr", "add", "10.8.0.2/24", "dev", "vpn0"]);
+    ip(&["link", "set", "vpn0", "up"]);
+    ip(&["route", "add", "172.16.0.0/12", "dev", "vpn0"]);
+    assert_eq!(local_findings(), vec![], "a container and a broader route are not overlaps");
+    // A host with docker0 and a VPN route inside its subnet: that is one.
+    ip(&["link", "add", "docker0", "type", "veth", "peer", "name", "docker0-peer"]);
+    ip(&["link", "set", "docker0-peer", "up"]);
+    ip(&["addr", "add", "172.18.0.1/16", "dev", "docker0"]);
+    ip(&["link", "set", "docker0", "up"]);
+    ip(&["route", "add", "172.18.8.0/24", "dev", "vpn0"]);
+    let found = local_findings();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].2, vec!["route 172.18.8.0/24 (vpn0)".to_string()], "{found:?}");
+}

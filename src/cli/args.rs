@@ -7,11 +7,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 
-use crate::assembly::AreaName;
+use crate::assembly::{AreaName, TargetInput};
 use crate::local;
 use crate::probe::ConnectTo;
 use crate::report::Format;
-use crate::target::Cloud;
+use crate::target::{Cloud, TargetFlags};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -85,6 +85,30 @@ pub(super) struct TargetArgs {
     /// Extra catalogue files (*.toml), merged with the built-in ones.
     #[arg(long, value_name = "DIR", help_heading = "Target")]
     pub(super) probes: Option<PathBuf>,
+    /// A project's hub: the output of `az resource show --ids <hubResourceId> -o json`, for the storage, Key Vault and registry names the project uses.
+    #[arg(long, value_name = "FILE", help_heading = "Target")]
+    pub(super) hub_json: Option<PathBuf>,
+}
+
+impl TargetArgs {
+    pub(super) fn input(&self) -> TargetInput {
+        TargetInput {
+            workspace_json: self.workspace_json.clone(),
+            flags: TargetFlags {
+                cloud: self.cloud,
+                workspace_id: self.workspace_id.clone(),
+                workspace_name: self.workspace_name.clone(),
+                region: self.region.clone(),
+                storage_accounts: self.storage.clone(),
+                key_vault: self.key_vault.clone(),
+                container_registry: self.acr.clone(),
+                app_insights: self.app_insights.clone(),
+                compute_instance: self.compute_instance.clone(),
+            },
+            probes: self.probes.clone(),
+            hub_json: self.hub_json.clone(),
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

@@ -12,18 +12,16 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 
-use crate::assembly::{self, Areas, DnsChoice, Limits, RunOptions, TargetInput, TrustSource};
+use crate::assembly::{self, Areas, DnsChoice, Limits, RunOptions, TrustSource};
 use crate::check::check;
 use crate::diagnose::Severity;
 use crate::interrupt::Interrupt;
 use crate::lab::{self, Lab};
 use crate::local::{HostInfo, Machine, MachinePaths};
-use crate::plan::Plan;
 use crate::report::Report;
-use crate::target::TargetFlags;
 use args::{
     CheckArgs, Cli, Command, DemoArgs, FailOn, JobArgs, MergeArgs, MergeFormat, OutputArgs, PlanArgs, PlanFormat,
-    ProbeArgs, TargetArgs,
+    ProbeArgs,
 };
 
 /// Exit status: no finding at or above the `--fail-on` threshold.
@@ -101,26 +99,6 @@ fn run(cli: Cli, started: Instant) -> Result<u8> {
     }
 }
 
-impl TargetArgs {
-    fn input(&self) -> TargetInput {
-        TargetInput {
-            workspace_json: self.workspace_json.clone(),
-            flags: TargetFlags {
-                cloud: self.cloud,
-                workspace_id: self.workspace_id.clone(),
-                workspace_name: self.workspace_name.clone(),
-                region: self.region.clone(),
-                storage_accounts: self.storage.clone(),
-                key_vault: self.key_vault.clone(),
-                container_registry: self.acr.clone(),
-                app_insights: self.app_insights.clone(),
-                compute_instance: self.compute_instance.clone(),
-            },
-            probes: self.probes.clone(),
-        }
-    }
-}
-
 impl ProbeArgs {
     fn limits(&self, started: Instant) -> Limits {
         Limits {
@@ -160,8 +138,7 @@ impl OutFile {
 }
 
 fn run_plan(args: PlanArgs) -> Result<u8> {
-    let (target, catalogue) = assembly::load_target(&args.target.input())?;
-    let mut plan = Plan::build_checked(&catalogue, &target)?;
+    let mut plan = assembly::load_target(&args.target.input())?.plan()?;
     Areas { skip: args.skip, only: Vec::new() }.filter_plan(&mut plan);
     write_stdout(&match args.output {
         PlanFormat::Json => crate::report::plan::json(&plan),
@@ -182,15 +159,15 @@ fn run_check(args: CheckArgs, started: Instant) -> Result<u8> {
 }
 
 fn check_with(args: CheckArgs, started: Instant) -> Result<u8> {
-    let (target, catalogue) = assembly::load_target(&args.target.input())?;
+    let loaded = assembly::load_target(&args.target.input())?;
     let net = args.network;
-    if target.region.is_none() && target.workspace_id.is_none() {
+    if loaded.target.region.is_none() && loaded.target.workspace_id.is_none() {
         bail!(
             "no workspace named: give --workspace-json FILE (az ml workspace show -o json), or --workspace-id with --region; `amlnet demo` shows a check on a simulated network"
         );
     }
     let areas = Areas { skip: net.skip, only: net.only };
-    let mut plan = Plan::build_checked(&catalogue, &target)?;
+    let mut plan = loaded.plan()?;
     areas.filter_plan(&mut plan);
     if plan.endpoints.is_empty() {
         bail!("nothing to check: every catalogue entry was left out (see `amlnet plan`)");

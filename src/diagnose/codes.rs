@@ -233,6 +233,14 @@ finding_codes! {
         docs: &[NET_DOC, TS_DOC],
         category: "User-defined routes",
     }
+    LocalDialFailed = "local-dial-failed" {
+        severity: ByNeed,
+        title: "This machine failed the connection before sending anything",
+        cause: "The operating system refused to open the socket or send the query or connection: a local firewall rule (iptables/nftables OUTPUT, a host-based firewall or security policy gives EPERM/EACCES), no file descriptors left for this process or machine (EMFILE/ENFILE: a low `ulimit -n`), or no socket buffers. Nothing reached the network, so nothing is known about the path itself.",
+        remedy: "Check this machine's own firewall (`iptables -S OUTPUT`, `nft list ruleset`, endpoint security software) and its limits (`ulimit -n`; raise it, or run amlnet with a lower --concurrency), then run the check again.",
+        docs: &[NET_DOC, TS_DOC],
+        category: "Other",
+    }
     UdpRejected = "udp-rejected" {
         severity: ByNeed,
         title: "UDP datagram rejected",
@@ -308,8 +316,8 @@ finding_codes! {
     DnsCustomNoForwarder = "dns-custom-no-forwarder" {
         severity: ByNeed,
         title: "Custom DNS server does not forward the privatelink zone",
-        cause: "The configured DNS server gives a public answer (or none) for a private-endpoint name, while Azure DNS (168.63.129.16) gives the private one: the private DNS zone is fine and linked, but the custom DNS server has no conditional forwarder to Azure DNS for it.",
-        remedy: "On the custom DNS server, add a conditional forwarder to 168.63.129.16 for each zone listed (the public zone, e.g. blob.core.windows.net, or the privatelink zone), from a DNS server inside the VNet. With a VPN gateway and custom DNS, 168.63.129.16 must also be in the VNet's DNS list.",
+        cause: "The configured DNS server answers a private-endpoint name publicly (or says it does not exist), while Azure DNS (168.63.129.16), asked from this machine's VNet, gives the private one: the private DNS zone exists and is linked to this VNet, but the custom DNS server does not get it. Either it has no conditional forwarder to Azure DNS for the zone, or (the usual case with an Azure Firewall DNS proxy or a Private DNS Resolver in a hub) it forwards to Azure DNS from the hub's VNet, where the zone is not linked: linking the zone only to the spoke that holds the workspace is not enough.",
+        remedy: "If the DNS server is an Azure Firewall DNS proxy or a Private DNS Resolver inbound endpoint in a hub, link each privatelink zone listed to the hub's VNet (the VNet of the firewall or resolver). Otherwise, on the custom DNS server, add a conditional forwarder to 168.63.129.16 for each zone listed (the public zone, e.g. blob.core.windows.net, or the privatelink zone), from a DNS server inside a VNet linked to the zone. With a VPN gateway and custom DNS, 168.63.129.16 must also be in the VNet's DNS list.",
         docs: &[DNS_DOC, PE_DNS_DOC],
         category: "DNS resolution",
     }

@@ -221,12 +221,22 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
     let mut out = Collector::default();
     let mut checks = Vec::with_capacity(obs.names.len() + obs.paths.len());
     let mut failed_names = std::collections::HashSet::new();
+    // Hosts the clients only reach through a proxy: HTTPS paths that went
+    // through it, and plain HTTP on port 80, which clients send to
+    // HTTP_PROXY. One direct or UDP path needs this machine's lookup.
+    let mut proxied: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+    for path in &obs.paths {
+        let plain_http = path.protocol == crate::catalogue::Protocol::Tcp && path.port == 80;
+        *proxied.entry(path.host.as_str()).or_insert(true) &= path.via_proxy.is_some() || plain_http;
+    }
+    proxied.retain(|host, all| *all && obs.paths.iter().any(|p| p.host == *host && p.via_proxy.is_some()));
     for name in &obs.names {
         let endpoints = index.of_host(&name.host);
         if endpoints.is_empty() {
             continue;
         }
-        let check = names::judge(name, endpoints, settings, &mut out);
+        let through_proxy = proxied.get(name.host.as_str()).copied().unwrap_or(false);
+        let check = names::judge(name, endpoints, settings, through_proxy, &mut out);
         if check.verdict.status == Status::Fail {
             failed_names.insert(name.host.as_str());
         }
@@ -247,7 +257,7 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
     }
     if settings.judge_local {
         proxy::judge_variables(&settings.machine, &settings.proxy, plan, &mut out);
-        local::judge(&settings.machine, &mut out);
+        local::judge(&settings.machine, settings.policy.vnet(), &mut out);
     }
     Diagnosis { checks, findings: out.into_findings() }
 }

@@ -21,7 +21,7 @@ enum Reach {
     Fine,
     /// A finding.
     Finding(PathVerdict),
-    /// Not dialled (no address, a guard, a local error): not judged.
+    /// Not dialled (no address, or the loopback guard): not judged; the name carries the finding.
     Unjudged,
     /// The deadline or an interrupt came first.
     Unfinished(Code, &'static str),
@@ -90,7 +90,7 @@ fn apply(verdict: &mut Verdict, found: &[PathVerdict], host: &str) {
 fn reach(path: &PathObservation, required: bool) -> Reach {
     let code = match &path.outcome {
         PathOutcome::Open | PathOutcome::UdpAnswered | PathOutcome::UdpNoRejection => return Reach::Fine,
-        PathOutcome::NotDialled(_) | PathOutcome::Failed(_) => return Reach::Unjudged,
+        PathOutcome::NotDialled(_) => return Reach::Unjudged,
         PathOutcome::DeadlineExceeded => {
             return Reach::Unfinished(Code::RunDeadlineExceeded, "unfinished at the deadline");
         }
@@ -98,6 +98,8 @@ fn reach(path: &PathObservation, required: bool) -> Reach {
         PathOutcome::Refused => Code::TcpRefused,
         PathOutcome::TimedOut => Code::TcpTimeout,
         PathOutcome::Unreachable => Code::TcpUnreachable,
+        // An error the kernel gave that says nothing of the network is this machine's.
+        PathOutcome::LocalError(_) | PathOutcome::Failed(_) => Code::LocalDialFailed,
         PathOutcome::UdpRejected => Code::UdpRejected,
         PathOutcome::ProxyUnreachable { .. } => Code::ProxyUnreachable,
         PathOutcome::ProxyAuthRequired { .. } => Code::HttpProxyAuth,
@@ -144,7 +146,7 @@ pub(super) fn outcome_words(outcome: &PathOutcome) -> String {
         PathOutcome::UdpAnswered => "answered".into(),
         PathOutcome::UdpNoRejection => "no rejection seen (open or filtered)".into(),
         PathOutcome::NotDialled(why) => format!("not dialled: {why}"),
-        PathOutcome::Failed(e) | PathOutcome::ProxyFailed(e) => e.clone(),
+        PathOutcome::Failed(e) | PathOutcome::ProxyFailed(e) | PathOutcome::LocalError(e) => e.clone(),
         PathOutcome::DeadlineExceeded => "deadline reached".into(),
         PathOutcome::Interrupted => "interrupted".into(),
         PathOutcome::ProxyUnreachable { proxy, outcome } => format!("proxy {proxy}: {}", outcome_words(outcome)),

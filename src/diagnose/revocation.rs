@@ -33,8 +33,11 @@ pub(super) fn judge(seen: &RevocationObservation, out: &mut Collector) -> PathCh
             None => None,
         },
         PathOutcome::NotDialled(why) if why.contains("did not resolve") => Some(why.clone()),
+        // A socket this machine could not open says nothing of the endpoint
+        // (the paths' own local-dial-failed finding names it).
         PathOutcome::NotDialled(_)
         | PathOutcome::Failed(_)
+        | PathOutcome::LocalError(_)
         | PathOutcome::DeadlineExceeded
         | PathOutcome::Interrupted => {
             verdict.status = Status::Skip;

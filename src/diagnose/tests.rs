@@ -114,6 +114,9 @@ fn every_name_code_comes_from_its_rule() {
         (Code::DnsServerError, with(NameOutcome::ServerError("REFUSED".into()))),
         (Code::DnsNoAddress, with(NameOutcome::NoAddress)),
         (Code::DnsNoAddress, with(NameOutcome::CnameLoop)),
+        (Code::DnsNoAddress, with(NameOutcome::ChainTooLong(16))),
+        (Code::DnsServerError, with(NameOutcome::ServerError("RCODE 11".into()))),
+        (Code::DnsServerError, with(NameOutcome::Malformed("127.0.0.1:53: a reply without the question".into()))),
         (Code::DnsPublicAnswer, name(KV, "203.0.113.9", &[KV_LINK])),
         (Code::DnsNoPrivatelink, name(KV, "203.0.113.9", &["edge.example.net"])),
         (Code::DnsZoneOverride, name(KV, "10.0.1.9", &[])),
@@ -143,5 +146,48 @@ fn every_name_code_comes_from_its_rule() {
     for (code, seen) in cases {
         let verdict = names::judge_name(&seen, Some(kv), &vnet);
         assert_eq!(verdict.map(|v| v.code), Some(code), "{seen:?}");
+    }
+}
+
+/// Several addresses: servers rotate their order, so a mixed answer is a
+/// warning (some connections leave the private endpoint), all public an error.
+#[test]
+fn a_mixed_answer_is_a_warning_and_names_each_address() {
+    let plan = plan();
+    let kv = plan.endpoints.iter().find(|e| e.host == KV).unwrap();
+    let s = settings(true);
+    let with = |addrs: &[&str]| NameObservation {
+        addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+        ..name(KV, "10.0.1.9", &[KV_LINK])
+    };
+    let v6_private = names::judge_name(&with(&["fd00::9"]), Some(kv), &s);
+    assert_eq!(v6_private, None, "an AAAA-only private answer is fine");
+    for order in [["10.0.1.9", "203.0.113.9"], ["203.0.113.9", "10.0.1.9"]] {
+        let mixed = names::judge_name(&with(&order), Some(kv), &s).unwrap();
+        assert_eq!((mixed.code, mixed.works_today), (Code::DnsPublicAnswer, true), "{order:?}");
+        assert!(mixed.evidence.contains("10.0.1.9 (private), ") || mixed.evidence.contains("10.0.1.9 (private);"));
+        assert!(mixed.evidence.contains("203.0.113.9 (public)"), "{}", mixed.evidence);
+    }
+    let public = names::judge_name(&with(&["203.0.113.9", "203.0.113.10"]), Some(kv), &s).unwrap();
+    assert_eq!((public.code, public.works_today), (Code::DnsPublicAnswer, false));
+}
+
+/// A custom server that is down is a dead server, not a missing forwarder,
+/// even where Azure DNS knows the private answer.
+#[test]
+fn a_silent_custom_server_is_not_a_missing_forwarder() {
+    let plan = plan();
+    let kv = plan.endpoints.iter().find(|e| e.host == KV).unwrap();
+    let s = settings(true);
+    for outcome in [NameOutcome::Timeout, NameOutcome::ServerError("SERVFAIL".into())] {
+        let seen = NameObservation {
+            outcome: outcome.clone(),
+            addresses: vec![],
+            azure_answer: Some(Box::new(name(KV, "10.0.1.9", &[KV_LINK]))),
+            ..name(KV, "10.0.1.9", &[KV_LINK])
+        };
+        let v = names::judge_name(&seen, Some(kv), &s).unwrap();
+        assert_ne!(v.code, Code::DnsCustomNoForwarder, "{outcome:?}");
+        assert!(v.evidence.contains("the configured server is not answering"), "{}", v.evidence);
     }
 }

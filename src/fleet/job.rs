@@ -182,6 +182,10 @@ fn target_flags(spec: &JobSpec, code: &Path) -> Result<Vec<String>> {
         std::fs::write(code.join("workspace.json"), text)?;
         args.extend(["--workspace-json".to_string(), "workspace.json".to_string()]);
     }
+    if let Some(hub) = &spec.target.hub_json {
+        std::fs::copy(hub, code.join("hub.json")).map_err(|e| anyhow!("--hub-json {}: {e}", hub.display()))?;
+        args.extend(["--hub-json".to_string(), "hub.json".to_string()]);
+    }
     if let Some(dir) = &spec.target.probes {
         let to = code.join("probes");
         std::fs::create_dir_all(&to)?;

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::net::{MAX_NAMESERVERS, ResolverRules};
+
 /// What a resolv.conf says.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ResolvConf {
@@ -48,9 +50,24 @@ impl ResolvConf {
         Ok(ResolvConf::parse(&path.display().to_string(), &String::from_utf8_lossy(&bytes)))
     }
 
-    /// The servers as socket addresses (port 53).
+    /// The servers glibc asks, as socket addresses (port 53): the first
+    /// three, since it ignores the lines after MAXNS.
     pub fn servers(&self) -> Vec<SocketAddr> {
-        self.nameservers.iter().map(|ip| SocketAddr::new(*ip, 53)).collect()
+        self.nameservers.iter().take(MAX_NAMESERVERS).map(|ip| SocketAddr::new(*ip, 53)).collect()
+    }
+
+    /// The `nameserver` lines glibc ignores, when there are more than it reads.
+    pub fn ignored_nameservers(&self) -> Option<String> {
+        let rest: Vec<String> = self.nameservers.iter().skip(MAX_NAMESERVERS).map(|ip| ip.to_string()).collect();
+        (!rest.is_empty()).then(|| rest.join(", "))
+    }
+
+    /// How the servers are asked: the `options` words glibc reads, then
+    /// `RES_OPTIONS` from the environment, which glibc reads after the file.
+    pub fn rules(&self, res_options: Option<&str>) -> ResolverRules {
+        let mut words: Vec<&str> = self.options.iter().map(String::as_str).collect();
+        words.extend(res_options.unwrap_or("").split_whitespace());
+        ResolverRules::from_options(&words)
     }
 
     /// systemd-resolved's stub (127.0.0.53): the real servers are behind it.

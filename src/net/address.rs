@@ -47,6 +47,11 @@ impl AddressPolicy {
         AddressPolicy { vnet }
     }
 
+    /// The `--vnet-cidr` ranges (empty: none given).
+    pub fn vnet(&self) -> &[IpNet] {
+        &self.vnet
+    }
+
     /// Where `ip` falls.
     pub fn classify(&self, ip: IpAddr) -> AddressClass {
         if DOCKER_BRIDGE.contains(&ip) {

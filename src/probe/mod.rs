@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use crate::catalogue::Protocol;
 use crate::plan::Plan;
 pub use connect_to::ConnectTo;
-pub use dns::DnsServer;
+pub use dns::DnsClient;
 pub use http::HttpObservation;
 pub use proxy::ProxyRoute;
 pub use schedule::Schedule;
@@ -32,12 +32,15 @@ use crate::catalogue::Expect;
 use crate::interrupt::Interrupt;
 use crate::local::hosts::HostsEntry;
 use crate::local::proxy::{Client, bypasses};
+use crate::net::ResolverRules;
 
 /// How to run the probes.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     /// DNS servers, asked in order.
     pub dns_servers: Vec<SocketAddr>,
+    /// How they are asked (resolv.conf's options, as glibc reads them).
+    pub dns_rules: ResolverRules,
     /// Resolve names to judge them (dials resolve the names they need either way).
     pub dns: bool,
     /// Dialling overrides.
@@ -91,6 +94,23 @@ pub struct NameObservation {
     pub azure_answer: Option<Box<NameObservation>>,
 }
 
+impl NameObservation {
+    /// An observation of `host` with `outcome` and nothing else yet.
+    pub fn new(host: &str, outcome: NameOutcome, elapsed: Duration) -> NameObservation {
+        NameObservation {
+            host: host.to_string(),
+            resolver: None,
+            outcome,
+            cname_chain: Vec::new(),
+            addresses: Vec::new(),
+            elapsed,
+            problems: Vec::new(),
+            pinned: None,
+            azure_answer: None,
+        }
+    }
+}
+
 /// A DNS verdict.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NameOutcome {
@@ -105,12 +125,18 @@ pub enum NameOutcome {
     NoAddress,
     /// The CNAME chain comes back to a name already in it.
     CnameLoop,
-    /// The server answered with an error code (SERVFAIL, REFUSED, ...).
+    /// The servers answered with an error code (SERVFAIL, REFUSED, an unknown RCODE, ...).
     ServerError(String),
+    /// A server answered, but nothing it sent could be read (and no other server answered).
+    Malformed(String),
+    /// The CNAME chain went on past this many links asked one by one.
+    ChainTooLong(usize),
     /// No server answered in time.
     Timeout,
     /// No server could be asked.
     Failed(String),
+    /// This machine could not send the query (no descriptors, a local firewall rule, ...).
+    LocalError(String),
     /// The run's deadline came first.
     DeadlineExceeded,
     /// Ctrl-C or SIGTERM came first.
@@ -163,7 +189,9 @@ pub enum PathOutcome {
     UdpNoRejection,
     /// Not dialled, and why (no address, loopback-only guard).
     NotDialled(String),
-    /// Any other local error.
+    /// This machine failed the dial before anything was sent (EPERM, EMFILE, ...).
+    LocalError(String),
+    /// Any other error.
     Failed(String),
     /// The run's deadline came first.
     DeadlineExceeded,
@@ -225,15 +253,11 @@ pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> 
         return Ok(Observations::default());
     }
     let deadline = tokio::time::Instant::from_std(settings.deadline);
-    let servers = settings
-        .dns_servers
-        .iter()
-        .map(|addr| DnsServer::new(*addr, settings.timeout).map_err(|e| format!("DNS server {addr}: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let servers = DnsClient::new(settings.dns_servers.clone(), settings.dns_rules, settings.timeout);
     // Azure DNS only where it adds something, and never beyond loopback when told so.
     let azure = match settings.azure_dns {
         Some(a) if !settings.dns_servers.contains(&a) && (!settings.loopback_only || a.ip().is_loopback()) => {
-            Some(DnsServer::new(a, settings.timeout).map_err(|e| format!("Azure DNS {a}: {e}"))?)
+            Some(DnsClient::single(a, settings.timeout))
         }
         _ => None,
     };
@@ -327,17 +351,17 @@ impl Bound {
 }
 
 /// The proxy's address: as written when it is one, else looked up like any name.
-async fn resolve_proxy(servers: &[DnsServer], host: &str, port: u16) -> Option<SocketAddr> {
+async fn resolve_proxy(servers: &DnsClient, host: &str, port: u16) -> Option<SocketAddr> {
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return Some(SocketAddr::new(ip, port));
     }
-    let obs = dns::resolve(servers, host).await;
+    let obs = servers.resolve(host).await;
     obs.addresses.first().map(|ip| SocketAddr::new(*ip, port))
 }
 
 async fn probe_name(
-    servers: &[DnsServer],
-    azure: Option<&DnsServer>,
+    servers: &DnsClient,
+    azure: Option<&DnsClient>,
     pinned: Option<HostsEntry>,
     schedule: &Schedule,
     host: &str,
@@ -359,30 +383,23 @@ async fn probe_name(
     }
     let work = async {
         let _slot = schedule.name_slot().await;
-        let mut obs = dns::resolve(servers, host).await;
+        let mut obs = servers.resolve(host).await;
         if obs.resolver.is_some() {
             schedule.round_trips().record(obs.elapsed);
         }
         let privately =
             obs.outcome == NameOutcome::Resolved && obs.addresses.iter().all(|a| crate::net::is_private_range(*a));
         if let (Some(azure), false) = (azure, privately) {
-            obs.azure_answer = Some(Box::new(dns::resolve(std::slice::from_ref(azure), host).await));
+            obs.azure_answer = Some(Box::new(azure.resolve(host).await));
         }
         obs
     };
-    bound.run(work).await.unwrap_or_else(|cut| NameObservation {
-        host: host.to_string(),
-        resolver: None,
-        outcome: match cut {
+    bound.run(work).await.unwrap_or_else(|cut| {
+        let outcome = match cut {
             Cut::Deadline => NameOutcome::DeadlineExceeded,
             Cut::Interrupt => NameOutcome::Interrupted,
-        },
-        cname_chain: Vec::new(),
-        addresses: Vec::new(),
-        elapsed: started.elapsed(),
-        problems: Vec::new(),
-        pinned: None,
-        azure_answer: None,
+        };
+        NameObservation::new(host, outcome, started.elapsed())
     })
 }
 

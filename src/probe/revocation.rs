@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::{
-    Bound, ConnectTo, Cut, DnsServer, PathObservation, PathOutcome, RunSettings, Schedule, dns, http, proxy, tcp,
-};
+use super::{Bound, ConnectTo, Cut, DnsClient, PathObservation, PathOutcome, RunSettings, Schedule, http, proxy, tcp};
 use crate::catalogue::Protocol;
 use crate::local::proxy::{Client, bypasses};
 
@@ -52,7 +50,7 @@ pub fn urls(paths: &[PathObservation]) -> Vec<(String, Vec<String>)> {
 /// Fetches every URL, concurrently, within the run's slots and deadline.
 pub(super) async fn probe_all(
     found: Vec<(String, Vec<String>)>,
-    servers: &[DnsServer],
+    servers: &DnsClient,
     settings: &RunSettings,
     schedule: &Schedule,
     bound: &Bound,
@@ -67,7 +65,7 @@ pub(super) async fn probe_all(
 /// Fetches one URL.
 async fn fetch(
     raw: &str,
-    servers: &[DnsServer],
+    servers: &DnsClient,
     settings: &RunSettings,
     schedule: &Schedule,
     bound: &Bound,
@@ -103,7 +101,7 @@ async fn fetch(
                     Ok(ip) => Some(ip),
                     Err(_) => {
                         let _slot = schedule.name_slot().await;
-                        dns::resolve(servers, &host).await.addresses.first().copied()
+                        servers.resolve(&host).await.addresses.first().copied()
                     }
                 };
                 let rule = ConnectTo::find(&settings.connect_to, &host, resolved, port);

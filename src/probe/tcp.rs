@@ -18,12 +18,34 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> (PathOutcome, Optio
     }
 }
 
-/// Maps a connect error to what it means on the network.
+/// Maps a connect error to what it means on the network, or to a failure
+/// of this machine's own (nothing was sent, so nothing is known of the path).
 pub fn classify(e: &io::Error) -> PathOutcome {
+    if let Some(why) = local_failure(e) {
+        return PathOutcome::LocalError(why);
+    }
     match e.kind() {
         io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => PathOutcome::Refused,
         io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => PathOutcome::Unreachable,
         io::ErrorKind::TimedOut => PathOutcome::TimedOut,
         _ => PathOutcome::Failed(e.to_string()),
     }
+}
+
+/// Errors this machine raises before a packet leaves: a local firewall rule
+/// (EPERM/EACCES from iptables/nftables OUTPUT or a security module), no
+/// descriptors left (EMFILE, ENFILE), no buffers or memory, no local address.
+pub fn local_failure(e: &io::Error) -> Option<String> {
+    let why = match e.kind() {
+        io::ErrorKind::PermissionDenied => "refused by this machine (a local firewall rule or security policy)",
+        io::ErrorKind::AddrNotAvailable | io::ErrorKind::AddrInUse => "no local address or port free",
+        io::ErrorKind::OutOfMemory => "this machine is out of memory",
+        _ => match e.raw_os_error() {
+            Some(libc::EMFILE) => "this process has no file descriptors left",
+            Some(libc::ENFILE) => "this machine has no file descriptors left",
+            Some(libc::ENOBUFS) | Some(libc::ENOMEM) => "this machine is out of socket buffers",
+            _ => return None,
+        },
+    };
+    Some(format!("{why}: {e}"))
 }

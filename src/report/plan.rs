@@ -12,15 +12,17 @@ struct PlanDocument<'a> {
     target: &'a Target,
     endpoints: &'a [PlannedEndpoint],
     omitted: &'a [Omission],
+    notes: &'a [String],
 }
 
-/// `{"schema_version": 1, "target", "endpoints", "omitted"}`.
+/// `{"schema_version": 1, "target", "endpoints", "omitted", "notes"}`.
 pub fn json(plan: &Plan) -> String {
     let doc = PlanDocument {
         schema_version: super::SCHEMA_VERSION,
         target: &plan.target,
         endpoints: &plan.endpoints,
         omitted: &plan.omitted,
+        notes: &plan.notes,
     };
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
@@ -38,6 +40,16 @@ pub fn text(plan: &Plan) -> String {
         t.cloud,
         plan.endpoints.len()
     ));
+    for n in &plan.notes {
+        out.push_str(&textwrap::fill(
+            &format!("note: {n}"),
+            textwrap::Options::new(80)
+                .subsequent_indent("      ")
+                .break_words(false)
+                .word_splitter(textwrap::WordSplitter::NoHyphenation),
+        ));
+        out.push('\n');
+    }
     let mut group = "";
     for e in &plan.endpoints {
         if e.group != group {
