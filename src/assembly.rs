@@ -189,7 +189,7 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
     let (dns_servers, dns_rules, source) = resolvers(options, &machine)?;
     let uses_azure_dns = dns_servers.iter().any(|s| s.ip() == AZURE_DNS);
     let azure_dns = azure_dns(options, uses_azure_dns, &dns_servers);
-    let proxy = machine.proxy_settings();
+    let proxy = windows_proxy(&machine).unwrap_or_else(|| machine.proxy_settings());
     let areas = &options.areas;
     let route = proxy_route(&proxy).filter(|_| areas.wanted(AreaName::Proxy));
     let planned: HashSet<&str> = plan.endpoints.iter().map(|e| e.host.as_str()).collect();
@@ -240,15 +240,22 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
 }
 
 /// The servers asked, how (as glibc would, for resolv.conf's; once each,
-/// in order, for servers given on the command line), and where they came from.
+/// in order, for servers given on the command line; glibc's defaults for a
+/// Windows machine's adapters, whose own client is not modelled), and where
+/// they came from.
 fn resolvers(options: &RunOptions, machine: &Machine) -> Result<(Vec<SocketAddr>, ResolverRules, String)> {
-    let (servers, rules, source) = match (&options.dns, &machine.resolv) {
-        (Some(choice), _) => (choice.servers.clone(), ResolverRules::one_try(), choice.source.clone()),
-        (None, Some(rc)) if !rc.nameservers.is_empty() => {
+    let (servers, rules, source) = match (&options.dns, &machine.resolv, &machine.windows) {
+        (Some(choice), _, _) => (choice.servers.clone(), ResolverRules::one_try(), choice.source.clone()),
+        (None, Some(rc), _) if !rc.nameservers.is_empty() => {
             (rc.servers(), rc.rules(machine.env("RES_OPTIONS").as_deref()), rc.path.clone())
         }
-        (None, Some(rc)) => bail!("{}: no nameserver lines (give --dns-server)", rc.path),
-        (None, None) => {
+        (None, Some(rc), _) => bail!("{}: no nameserver lines (give --dns-server)", rc.path),
+        (None, None, Some(w)) if !w.dns.is_empty() => (w.dns_servers(), ResolverRules::default(), w.dns_source()),
+        (None, None, Some(w)) if machine.resolv_error.is_none() => match &w.adapters_error {
+            Some(e) => bail!("the network adapters could not be read ({e}); give --dns-server"),
+            None => bail!("no network adapter that is up has a DNS server; give --dns-server"),
+        },
+        (None, None, _) => {
             bail!("{} (give --dns-server or --resolv-conf)", machine.resolv_error.clone().unwrap_or_default())
         }
     };
@@ -280,6 +287,12 @@ fn http_proxy_route(machine: &Machine, proxy: &ProxySettings) -> Option<ProxyRou
     Some(ProxyRoute { url, addr: None, no_proxy: proxy.no_proxy.clone(), variable })
 }
 
+/// On Windows, when the environment sets no proxy variable at all, the
+/// Internet settings' proxy, as Python's urllib (pip, az) picks it.
+fn windows_proxy(machine: &Machine) -> Option<ProxySettings> {
+    machine.windows.as_ref().filter(|_| machine.env_proxy.is_empty()).and_then(|w| w.proxy_settings())
+}
+
 /// The proxy the HTTPS paths go through, when it is one amlnet can speak to.
 fn proxy_route(proxy: &ProxySettings) -> Option<ProxyRoute> {
     let (variable, value) = proxy.https.as_ref()?;
@@ -305,6 +318,10 @@ fn notes(options: &RunOptions, machine: &Machine, proxy: &ProxySettings) -> Vec<
         Some(l) => format!("{} line {l}: {}", n.file, n.message),
         None => format!("{}: {}", n.file, n.message),
     }));
+    if let Some(w) = &machine.windows {
+        notes.extend(w.notes.iter().cloned());
+        notes.extend(w.proxy_notes(!machine.env_proxy.is_empty()));
+    }
     notes.extend(machine.resolv_error.clone());
     if options.dns.is_none()
         && let Some(rc) = &machine.resolv
@@ -394,5 +411,66 @@ pub fn demo_options(lab: &crate::lab::Lab, scenario: &str, limits: Limits) -> Ru
         trust: TrustSource { system: false, files: Vec::new(), pem: lab.trusted_roots() },
         loopback_only: true,
         limits,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::windows::{Adapter, InternetSettingsValues, Snapshot, WindowsMachine};
+
+    fn windows_machine(env_proxy: Vec<(String, crate::local::Secret)>) -> Machine {
+        let vpn = Adapter {
+            friendly_name: "Contoso VPN".into(),
+            description: "Cisco AnyConnect Secure Mobility Client Virtual Miniport Adapter for Windows x64".into(),
+            up: true,
+            tunnel: false,
+            metric: 1,
+            dns_servers: vec!["10.1.0.4".parse().unwrap()],
+        };
+        let snapshot = Snapshot {
+            adapters: Ok(vec![vpn]),
+            internet: Ok(InternetSettingsValues {
+                enable: Some(1),
+                server: Some("proxy.contoso.com:8080".into()),
+                overrides: Some("*.privatelink.api.azureml.ms".into()),
+                autoconfig: None,
+            }),
+            winhttp: Ok(None),
+        };
+        Machine { env_proxy, windows: Some(WindowsMachine::from_snapshot(&snapshot)), ..Machine::default() }
+    }
+
+    fn options() -> RunOptions {
+        RunOptions {
+            dns: None,
+            azure_dns: None,
+            vnet_cidr: Vec::new(),
+            connect_to: Vec::new(),
+            areas: Areas::default(),
+            trust: TrustSource::default(),
+            loopback_only: false,
+            limits: Limits { timeout: Duration::from_secs(1), deadline: Instant::now(), concurrency: Some(1) },
+        }
+    }
+
+    #[test]
+    fn on_windows_the_adapters_resolve_and_the_internet_settings_proxy() {
+        let machine = windows_machine(Vec::new());
+        let (servers, _, source) = resolvers(&options(), &machine).unwrap();
+        assert_eq!(servers, vec!["10.1.0.4:53".parse::<SocketAddr>().unwrap()]);
+        assert!(source.starts_with("Windows adapter 'Contoso VPN' (Cisco AnyConnect"), "{source}");
+        assert!(source.ends_with(", VPN)"), "{source}");
+        let proxy = windows_proxy(&machine).unwrap();
+        assert_eq!(proxy.https.unwrap().1.0, "http://proxy.contoso.com:8080");
+        assert_eq!(proxy.no_proxy, ".privatelink.api.azureml.ms");
+        // A proxy variable in the environment decides instead, as it does for pip and az.
+        let env = vec![("NO_PROXY".to_string(), crate::local::Secret("*".into()))];
+        assert_eq!(windows_proxy(&windows_machine(env)), None);
+        // No adapter with a DNS server: one line asking for --dns-server.
+        let mut bare = windows_machine(Vec::new());
+        bare.windows.as_mut().unwrap().dns.clear();
+        let e = resolvers(&options(), &bare).unwrap_err().to_string();
+        assert!(e.contains("give --dns-server"), "{e}");
     }
 }

@@ -167,7 +167,12 @@ fn fail_on_moves_the_threshold() {
 
 #[test]
 fn deadline_bounds_the_run() {
+    let started = std::time::Instant::now();
     let o = unfinished_demo();
+    // The whole process, not only the probing that duration_ms times: the
+    // lab, the runtime's shutdown and the report's writing count too.
+    let wall = started.elapsed();
+    assert!(wall < std::time::Duration::from_secs(8), "the process outlived its 1 s deadline: {wall:?}");
     let r = report(&o);
     // A run that could not judge a required endpoint is never healthy.
     assert_eq!(code(&o), 1, "unfinished required probes are an error");

@@ -3,7 +3,7 @@
 //! masking, and a proxy value that does not parse is masked whole.
 #![no_main]
 
-use amlnet::local::proxy::parse_proxy_url;
+use amlnet::local::proxy::{Client, ProxyReading, parse_proxy_url, read_proxy_value};
 use amlnet::redact::{MASK, mask_proxy_value, mask_url};
 use libfuzzer_sys::fuzz_target;
 
@@ -27,6 +27,12 @@ fn check_userinfo_gone(value: &str, out: &str) {
 fuzz_target!(|data: &[u8]| {
     let value = String::from_utf8_lossy(data);
     let parsed = parse_proxy_url(&value);
+    for client in Client::ALL {
+        // Each client's reading never panics, and a port it dials is never 0.
+        if let ProxyReading::Uses { port, .. } = read_proxy_value(client, &value) {
+            assert_ne!(port, 0, "{client:?} {value:?}");
+        }
+    }
     check_userinfo_gone(&value, &mask_url(&value));
     let out = mask_proxy_value("https_proxy", &value);
     match &parsed {

@@ -129,9 +129,9 @@ pub(super) struct NetworkArgs {
     /// Ask this DNS server instead of the system's (repeatable, in order).
     #[arg(long, value_name = "IP[:PORT]", value_parser = local::parse_dns_server, help_heading = "Network")]
     pub(super) dns_server: Vec<std::net::SocketAddr>,
-    /// Read the system resolvers from this file.
-    #[arg(long, value_name = "FILE", default_value = "/etc/resolv.conf", help_heading = "Network")]
-    pub(super) resolv_conf: PathBuf,
+    /// Read the system resolvers from this file [default: /etc/resolv.conf; on Windows the network adapters' DNS servers].
+    #[arg(long, value_name = "FILE", help_heading = "Network")]
+    pub(super) resolv_conf: Option<PathBuf>,
     /// What counts as inside the VNet (repeatable); default RFC 1918 and 100.64.0.0/10.
     #[arg(long, value_name = "CIDR", help_heading = "Network")]
     pub(super) vnet_cidr: Vec<IpNet>,
@@ -148,12 +148,12 @@ pub(super) struct NetworkArgs {
     /// store (SSL_CERT_FILE, SSL_CERT_DIR) is always used.
     #[arg(long, value_name = "FILE", help_heading = "Network")]
     pub(super) ca_file: Vec<PathBuf>,
-    /// Read proxy variables from this shell startup file [default: $HOME/.bashrc].
+    /// Read proxy variables from this shell startup file [default: $HOME/.bashrc; none on Windows].
     #[arg(long, value_name = "FILE", help_heading = "This machine")]
     pub(super) bashrc: Option<PathBuf>,
-    /// Hosts file that may pin Azure names.
-    #[arg(long, value_name = "FILE", default_value = "/etc/hosts", help_heading = "This machine")]
-    pub(super) hosts_file: PathBuf,
+    /// Hosts file that may pin Azure names [default: /etc/hosts; on Windows %SystemRoot%\System32\drivers\etc\hosts].
+    #[arg(long, value_name = "FILE", help_heading = "This machine")]
+    pub(super) hosts_file: Option<PathBuf>,
     /// Azure DNS, asked too when the resolver is a custom one [default: 168.63.129.16].
     #[arg(long, value_name = "IP[:PORT]", value_parser = local::parse_dns_server, help_heading = "Network")]
     pub(super) azure_dns: Option<std::net::SocketAddr>,

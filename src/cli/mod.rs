@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::Parser;
 
 use crate::assembly::{self, Areas, DnsChoice, Limits, RunOptions, TrustSource};
@@ -193,10 +193,10 @@ fn check_with(args: CheckArgs, started: Instant) -> Result<u8> {
         }
     }
     let progress = progress(request.plan.endpoints.len());
-    let (report, interrupt) = runtime()?.block_on(async {
+    let (report, interrupt) = crate::check::block_on(async {
         let interrupt = Interrupt::listen();
         (check(request, &interrupt).await, interrupt)
-    });
+    })?;
     progress.finish_and_clear();
     let status = emit(&report?, &args.output)?;
     Ok(interrupt.exit_status().unwrap_or(status))
@@ -215,7 +215,7 @@ fn run_demo(args: DemoArgs, started: Instant) -> Result<u8> {
     let plan = assembly::demo_plan();
     let out = OutFile::prepare(args.output.out.as_deref())?;
     let limits = args.probe.limits(started);
-    let result = runtime()?.block_on(async {
+    let result = crate::check::block_on(async {
         let interrupt = Interrupt::listen();
         let lab = Lab::start(scenario, &plan).await?;
         if std::io::stderr().is_terminal() {
@@ -229,7 +229,7 @@ fn run_demo(args: DemoArgs, started: Instant) -> Result<u8> {
         let report = check(request, &interrupt).await;
         drop(lab);
         report.map(|r| (r, interrupt))
-    });
+    })?;
     let (report, interrupt) = match result {
         Ok(done) => done,
         Err(e) => {
@@ -250,10 +250,6 @@ fn progress(endpoints: usize) -> indicatif::ProgressBar {
     bar.set_message(format!("probing {endpoints} endpoints"));
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
 fn emit(report: &Report, out: &OutputArgs) -> Result<u8> {

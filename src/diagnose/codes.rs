@@ -380,8 +380,8 @@ finding_codes! {
     ProxyMalformed = "proxy-malformed" {
         severity: ByNeed,
         title: "Proxy variable is not a usable URL",
-        cause: "The value cannot be used as a proxy URL (no host, bad port, an unsupported scheme, a path, quotes or spaces). A value without a scheme works for curl but fails in Python requests, pip and conda.",
-        remedy: "Use the form http://host:port (or http://user:password@host:port), without quotes inside the value.",
+        cause: "At least one client cannot use the value, or the clients read it as different proxies. curl, Python requests (pip, conda, az) and Go (azcopy, docker) each parse it their own way; the detail names each client that rejects it, ignores it (Go then connects directly) or dials another host or port. For example, `localhost:3128` without a scheme works in curl and Go but fails in requests, which reads `localhost` as the scheme, while `127.0.0.1:7890` works in all three; curl dials port 1080 when an http:// value has no port, the others port 80; Go reads `socks5h://p:1080` as the host `socks5h`.",
+        remedy: "Use the form http://host:port (or http://user:password@host:port, the password percent-encoded), with the port written out and without quotes or spaces inside the value.",
         docs: &[NET_DOC],
         category: "Other",
     }

@@ -5,7 +5,7 @@
 
 use super::{Code, Collector, Hit, Severity};
 use crate::catalogue::Expect;
-use crate::local::proxy::{self, Client, bypasses, parse_proxy_url};
+use crate::local::proxy::{self, Client, ProxyReading, parse_proxy_url, read_proxy_value};
 use crate::local::{Machine, ProxySettings};
 use crate::plan::Plan;
 use crate::probe::PathOutcome;
@@ -101,25 +101,73 @@ fn judge_values(machine: &Machine, out: &mut Collector) {
 }
 
 fn judge_value(machine: &Machine, var: &str, label: &str, value: &str, live: bool, out: &mut Collector) {
-    let url = match parse_proxy_url(value) {
-        Ok(url) => url,
-        Err(why) => {
-            let evidence = format!("{label} = '{}': {why}", machine.mask(var, value));
-            out.add(Code::ProxyMalformed, Code::ProxyMalformed.severity(live), Hit::new(var, evidence));
-            return;
-        }
-    };
-    if url.scheme_missing {
-        let evidence = format!(
-            "{label} = '{}': no scheme; curl assumes http://, Python requests, pip and conda reject it",
-            machine.mask(var, value)
-        );
-        out.add(Code::ProxyMalformed, Severity::Warning, Hit::new(var, evidence));
+    let masked = machine.mask(var, value);
+    let readings: Vec<(Client, ProxyReading)> = Client::ALL.map(|c| (c, read_proxy_value(c, value))).into();
+    let unusable =
+        readings.iter().filter(|(_, r)| !matches!(r, ProxyReading::Uses { host, .. } if !misread(value, host))).count();
+    let troubles = reading_troubles(value, &readings, &masked);
+    if !troubles.is_empty() {
+        let evidence = format!("{label} = '{masked}': {}", troubles.join("; "));
+        let severity = if unusable == readings.len() { Code::ProxyMalformed.severity(live) } else { Severity::Warning };
+        out.add(Code::ProxyMalformed, severity, Hit::new(var, evidence));
     }
-    if url.password.is_some() {
-        let evidence = format!("{label} = '{}' carries a password", url.masked());
+    // A password is a finding even in a value no client can use: it is
+    // still in the environment of every process, and in the file.
+    if proxy::has_password(value) {
+        let shown = parse_proxy_url(value).map(|u| u.masked()).unwrap_or(masked);
+        let evidence = format!("{label} = '{shown}' carries a password");
         out.add(Code::ProxyCredentialsInClear, Code::ProxyCredentialsInClear.severity(live), Hit::new(var, evidence));
     }
+}
+
+/// Whether a client's proxy host is the value's own scheme: Go re-reads
+/// `socks5h://p:1080` after `http://` and dials the host `socks5h`.
+fn misread(value: &str, host: &str) -> bool {
+    value.trim().split_once("://").is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case(host))
+}
+
+/// What goes wrong with a proxy value, per client: a client that rejects or
+/// ignores it, and clients that read it as different proxies. A host is
+/// named only when it is part of the masked value (never a piece of a
+/// password).
+fn reading_troubles(value: &str, readings: &[(Client, ProxyReading)], masked: &str) -> Vec<String> {
+    let mut troubles: Vec<String> = Vec::new();
+    for (client, reading) in readings {
+        match reading {
+            ProxyReading::Rejects(why) => troubles.push(format!("{} rejects it: {why}", client.label())),
+            ProxyReading::Ignores(why) => {
+                troubles.push(format!("{} ignores it and connects directly: {why}", client.label()))
+            }
+            ProxyReading::Uses { .. } => {}
+        }
+    }
+    let uses: Vec<(Client, &str, &str, u16)> = readings
+        .iter()
+        .filter_map(|(c, r)| match r {
+            ProxyReading::Uses { scheme, host, port } => Some((*c, scheme.as_str(), host.as_str(), *port)),
+            _ => None,
+        })
+        .collect();
+    let differ = uses.windows(2).any(|w| (w[0].2, w[0].3) != (w[1].2, w[1].3));
+    // Where some client fails, say what the others do with it too.
+    if differ || (!troubles.is_empty() && !uses.is_empty()) {
+        let each: Vec<String> = uses
+            .iter()
+            .map(|(c, scheme, host, port)| {
+                if misread(value, host) {
+                    format!("{} reads the scheme as the host name and dials it on port {port}", c.label())
+                } else if !host.is_empty() && masked.to_ascii_lowercase().contains(host) {
+                    let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+                    format!("{} dials {scheme}://{host}:{port}", c.label())
+                } else {
+                    format!("{} dials another host, on port {port}", c.label())
+                }
+            })
+            .collect();
+        let lead = if differ { "the clients read it differently: " } else { "" };
+        troubles.push(format!("{lead}{}", each.join(", ")));
+    }
+    troubles
 }
 
 /// Upper and lower case disagree: curl and Python take the lower, Go the upper.
@@ -170,9 +218,14 @@ fn judge_bashrc(machine: &Machine, out: &mut Collector) {
     }
 }
 
-/// Hosts a proxy would receive, per client.
+/// Hosts a proxy would receive, per client: each client picks its own
+/// proxy and NO_PROXY variables (Go reads the upper case first, curl never
+/// HTTP_PROXY) and reads NO_PROXY its own way.
 fn judge_no_proxy(settings: &ProxySettings, plan: &Plan, out: &mut Collector) {
-    let no_proxy = settings.no_proxy.as_str();
+    let get = |name: &str| settings.variables.iter().find(|(n, _)| n == name).map(|(_, v)| v.0.clone());
+    let proxied_by = |scheme: &str, host: &str| -> Vec<Client> {
+        Client::ALL.into_iter().filter(|c| proxy::route_for(*c, scheme, host, None, &get).is_some()).collect()
+    };
     if settings.https.is_some() {
         let mut seen = std::collections::HashSet::new();
         let private = plan
@@ -182,7 +235,7 @@ fn judge_no_proxy(settings: &ProxySettings, plan: &Plan, out: &mut Collector) {
             .map(|e| e.host.as_str())
             .filter(|h| seen.insert(*h));
         for host in private {
-            let proxied: Vec<Client> = Client::ALL.into_iter().filter(|c| !bypasses(*c, no_proxy, host)).collect();
+            let proxied = proxied_by("https", host);
             if !proxied.is_empty() {
                 let code = Code::NoProxyMissingPrivate;
                 out.add(code, code.severity(true), Hit::new(host, clients_line(host, &proxied)));
@@ -191,7 +244,7 @@ fn judge_no_proxy(settings: &ProxySettings, plan: &Plan, out: &mut Collector) {
     }
     if settings.http_set {
         for ip in METADATA {
-            let proxied: Vec<Client> = Client::ALL.into_iter().filter(|c| !bypasses(*c, no_proxy, ip)).collect();
+            let proxied = proxied_by("http", ip);
             if !proxied.is_empty() {
                 let code = Code::NoProxyMissingMetadata;
                 out.add(code, code.severity(true), Hit::new(ip, clients_line(ip, &proxied)));
@@ -270,6 +323,46 @@ mod tests {
         assert!(credentials.detail.contains("***@proxy.corp:3128"), "{}", credentials.detail);
         assert!(!credentials.detail.contains("bob"), "the user name is masked too: {}", credentials.detail);
         assert!(f.iter().all(|f| !f.detail.contains("hunter2")));
+    }
+
+    #[test]
+    fn a_proxy_value_is_judged_by_each_client_s_own_parser() {
+        let malformed = |value: &str| {
+            judged(&env(&[("HTTPS_PROXY", value), ("NO_PROXY", "*")]))
+                .into_iter()
+                .filter(|f| f.code == Code::ProxyMalformed)
+                .collect::<Vec<_>>()
+        };
+        assert!(malformed("127.0.0.1:7890").is_empty(), "curl, requests and Go all take IP:PORT without a scheme");
+        assert!(malformed("http://proxy.corp:3128/").is_empty());
+        let name = malformed("localhost:3128");
+        assert_eq!(name.len(), 1);
+        let detail = &name[0].detail;
+        assert!(detail.contains("Python requests (pip, conda, az) rejects it"), "{detail}");
+        assert!(!detail.contains("curl rejects") && !detail.contains("Go (azcopy, docker) rejects"), "{detail}");
+        assert_eq!(name[0].severity, Severity::Warning, "curl and Go can use it");
+        assert!(detail.contains("curl dials http://localhost:3128"), "{detail}");
+        let socks = malformed("socks5h://proxy.corp:1080");
+        let go_misreads = "Go (azcopy, docker) reads the scheme as the host name and dials it on port 80";
+        assert!(socks[0].detail.contains(go_misreads), "{}", socks[0].detail);
+        let ftp = malformed("ftp://proxy.corp:21");
+        assert_eq!(ftp[0].severity, Severity::Error, "Go dials the host 'ftp': no client can use it");
+        let no_port = malformed("http://proxy.corp");
+        assert!(no_port[0].detail.contains("curl dials http://proxy.corp:1080"), "{}", no_port[0].detail);
+    }
+
+    #[test]
+    fn a_password_beside_a_bad_port_is_still_a_finding_and_still_masked() {
+        let f = judged(&env(&[("HTTP_PROXY", "http://bob:hunter2@proxy.corp:99999/"), ("NO_PROXY", "*")]));
+        let codes: Vec<Code> = f.iter().map(|f| f.code).collect();
+        assert!(codes.contains(&Code::ProxyMalformed), "{codes:?}");
+        assert!(codes.contains(&Code::ProxyCredentialsInClear), "{codes:?}");
+        let malformed = f.iter().find(|f| f.code == Code::ProxyMalformed).unwrap();
+        assert_eq!(malformed.severity, Severity::Error, "no client can use it: {}", malformed.detail);
+        for c in ["curl rejects", "requests (pip, conda, az) rejects", "Go (azcopy, docker) rejects"] {
+            assert!(malformed.detail.contains(c), "{c}: {}", malformed.detail);
+        }
+        assert!(f.iter().all(|f| !f.detail.contains("hunter2") && !f.detail.contains("bob")), "{f:?}");
     }
 
     #[test]

@@ -48,10 +48,10 @@ impl std::fmt::Debug for Secret {
 pub struct MachinePaths {
     /// `--bashrc` (default `$HOME/.bashrc`).
     pub bashrc: Option<std::path::PathBuf>,
-    /// `--hosts-file` (default `/etc/hosts`).
-    pub hosts_file: std::path::PathBuf,
-    /// `--resolv-conf` (default `/etc/resolv.conf`).
-    pub resolv_conf: std::path::PathBuf,
+    /// `--hosts-file` (default `/etc/hosts`; on Windows under `%SystemRoot%`).
+    pub hosts_file: Option<std::path::PathBuf>,
+    /// `--resolv-conf` (default `/etc/resolv.conf`; on Windows the adapters' DNS servers).
+    pub resolv_conf: Option<std::path::PathBuf>,
 }
 
 /// Everything read from this machine before the run.
@@ -77,18 +77,24 @@ pub struct Machine {
     pub bashrc_path: Option<String>,
     /// Not this machine: the lab's simulated one (`amlnet demo`).
     pub simulated: bool,
+    /// What only Windows has (adapters' DNS servers, Internet settings).
+    pub windows: Option<windows::WindowsMachine>,
 }
 
 impl Machine {
     /// Reads everything; unreadable parts become notes or errors in the data, never a failure.
     pub fn read(paths: &MachinePaths, env: &dyn Fn(&str) -> Option<String>) -> Machine {
-        let (resolv, resolv_error) = match resolv::ResolvConf::read(&paths.resolv_conf) {
+        if cfg!(windows) {
+            return windows::read_machine(paths, env);
+        }
+        let resolv_conf = paths.resolv_conf.as_deref().unwrap_or(Path::new("/etc/resolv.conf"));
+        let (resolv, resolv_error) = match resolv::ResolvConf::read(resolv_conf) {
             Ok(r) => (Some(r), None),
             Err(e) => (None, Some(e)),
         };
         let bashrc_path =
             paths.bashrc.clone().or_else(|| env("HOME").map(|h| std::path::Path::new(&h).join(".bashrc")));
-        let (hosts, hosts_error) = match hosts::read(&paths.hosts_file) {
+        let (hosts, hosts_error) = match hosts::read(paths.hosts_file.as_deref().unwrap_or(Path::new("/etc/hosts"))) {
             Ok(h) => (h, None),
             Err(e) => (Vec::new(), Some(e)),
         };
@@ -106,6 +112,7 @@ impl Machine {
             bashrc: bashrc_path.as_ref().map(|p| bashrc::read(p, env)),
             bashrc_path: bashrc_path.map(|p| p.display().to_string()),
             simulated: false,
+            windows: None,
         }
     }
 
@@ -171,6 +178,9 @@ pub struct ProxySettings {
     pub no_proxy: String,
     /// Whether a proxy for plain `http://` is set (http_proxy or ALL_PROXY).
     pub http_set: bool,
+    /// Every proxy variable in force, by name, for each client's own
+    /// reading of them ([`proxy::route_for`]).
+    pub variables: Vec<(String, Secret)>,
 }
 
 impl Machine {
@@ -189,7 +199,10 @@ impl Machine {
         let http_set = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
             .iter()
             .any(|n| get(n).is_some_and(|v| !v.is_empty()));
-        ProxySettings { https, no_proxy: proxy::no_proxy_value(&get).map(|(_, v)| v).unwrap_or_default(), http_set }
+        let variables =
+            proxy::PROXY_VARIABLES.iter().filter_map(|n| get(n).map(|v| (n.to_string(), Secret(v)))).collect();
+        let no_proxy = proxy::no_proxy_value(&get).map(|(_, v)| v).unwrap_or_default();
+        ProxySettings { https, no_proxy, http_set, variables }
     }
 }
 

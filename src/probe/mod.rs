@@ -263,10 +263,12 @@ pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> 
     };
     let (servers, azure) = (Arc::new(servers), Arc::new(azure));
     let schedule = Arc::new(Schedule::new(settings.concurrency));
+    let bound = Bound { deadline, interrupt: interrupt.clone() };
     let mut settings = settings.clone();
     for route in [settings.proxy.as_mut(), settings.http_proxy.as_mut()].into_iter().flatten() {
         if route.addr.is_none() {
-            route.addr = resolve_proxy(&servers, &route.url.host, route.url.port).await;
+            // Under the deadline too: with long timeouts and silent servers this alone could outlast it.
+            route.addr = bound.run(resolve_proxy(&servers, &route.url.host, route.url.port)).await.ok().flatten();
         }
     }
     let settings = Arc::new(settings);
@@ -289,13 +291,14 @@ pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> 
     }
     let private: std::collections::HashSet<&str> =
         plan.endpoints.iter().filter(|e| e.expect == Expect::Private).map(|e| e.host.as_str()).collect();
-    let bound = Bound { deadline, interrupt: interrupt.clone() };
 
     let mut tasks = JoinSet::new();
+    let mut probed: Vec<(String, Vec<PathSpec>)> = Vec::new();
     for (index, host) in plan.hosts().into_iter().enumerate() {
         let ask_azure = private.contains(&host);
         let host = host.to_string();
         let ports = ports_by_host.remove(host.as_str()).unwrap_or_default();
+        probed.push((host.clone(), ports.clone()));
         let pinned = settings.hosts_overrides.iter().find(|h| h.name == host).cloned();
         let (servers, azure, schedule, settings) = (servers.clone(), azure.clone(), schedule.clone(), settings.clone());
         let bound = bound.clone();
@@ -313,7 +316,15 @@ pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> 
             (index, name, paths)
         });
     }
-    let mut results = tasks.join_all().await;
+    let mut results = collect(tasks, &bound).await;
+    // A host whose task was left behind is reported unfinished, every port of it.
+    let cut = if interrupt.exit_status().is_some() { Cut::Interrupt } else { Cut::Deadline };
+    for (index, (host, specs)) in probed.into_iter().enumerate() {
+        if !results.iter().any(|(i, _, _)| *i == index) {
+            let (name, paths) = unfinished(&host, &specs, &cut);
+            results.push((index, name, paths));
+        }
+    }
     results.sort_by_key(|(i, _, _)| *i);
     let mut obs = Observations::default();
     for (_, name, paths) in results {
@@ -326,6 +337,77 @@ pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> 
         obs.revocation = revocation::probe_all(found, &servers, &settings, &schedule, &bound).await;
     }
     Ok(obs)
+}
+
+/// How long past the deadline (or the first signal) the run waits for a
+/// probe that has not given up. A future that never returns from a poll
+/// (a socket whose readiness lies, a blocking call) cannot be cancelled:
+/// its timeout and the deadline are only looked at between polls. It is
+/// left behind, and reported as unfinished, so the run still ends.
+pub const STRAGGLER_GRACE: Duration = Duration::from_millis(500);
+
+/// The results of `tasks`, until every one is in, or until
+/// [`STRAGGLER_GRACE`] after the deadline or the first signal.
+async fn collect<T: 'static>(mut tasks: JoinSet<T>, bound: &Bound) -> Vec<T> {
+    let give_up = async {
+        tokio::select! {
+            _ = tokio::time::sleep_until(bound.deadline) => {}
+            _ = bound.interrupt.stopped() => {}
+        }
+        tokio::time::sleep(STRAGGLER_GRACE).await;
+    };
+    tokio::pin!(give_up);
+    let mut done = Vec::new();
+    loop {
+        tokio::select! {
+            next = tasks.join_next() => match next {
+                Some(Ok(result)) => done.push(result),
+                Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Some(Err(_)) => {}
+                None => break,
+            },
+            _ = &mut give_up => break,
+        }
+    }
+    // Dropping the set aborts the stragglers; one stuck in a poll stays
+    // behind on its thread, which the runtime's shutdown does not wait for.
+    done
+}
+
+/// What a host whose probes were left behind reports: every part unfinished.
+fn unfinished(host: &str, specs: &[PathSpec], cut: &Cut) -> (NameObservation, Vec<PathObservation>) {
+    let (name_outcome, path_outcome) = match cut {
+        Cut::Deadline => (NameOutcome::DeadlineExceeded, PathOutcome::DeadlineExceeded),
+        Cut::Interrupt => (NameOutcome::Interrupted, PathOutcome::Interrupted),
+    };
+    let name = NameObservation {
+        host: host.to_string(),
+        resolver: None,
+        outcome: name_outcome,
+        cname_chain: Vec::new(),
+        addresses: Vec::new(),
+        elapsed: Duration::ZERO,
+        problems: Vec::new(),
+        pinned: None,
+        azure_answer: None,
+    };
+    let paths = specs
+        .iter()
+        .map(|spec| PathObservation {
+            host: host.to_string(),
+            port: spec.port,
+            protocol: spec.protocol,
+            dialled: None,
+            via_connect_to: false,
+            outcome: path_outcome.clone(),
+            elapsed: Duration::ZERO,
+            tls: None,
+            http: None,
+            via_proxy: None,
+            udp_wait: None,
+        })
+        .collect();
+    (name, paths)
 }
 
 /// When a probe stops waiting: the run's deadline, or the first Ctrl-C or SIGTERM.
@@ -545,4 +627,34 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_probe_stuck_in_a_poll_is_left_behind_after_the_deadline() {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
+        let bound = Bound { deadline, interrupt: Interrupt::listen() };
+        let mut tasks = JoinSet::new();
+        tasks.spawn(async { 1 });
+        // Blocks its worker and never returns to the scheduler, as a read
+        // whose readiness lies does: no timeout inside it can fire.
+        tasks.spawn(async {
+            std::thread::sleep(Duration::from_secs(3));
+            2
+        });
+        let started = Instant::now();
+        let done = collect(tasks, &bound).await;
+        assert_eq!(done, vec![1]);
+        assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+        let (name, paths) = unfinished(
+            "h.example",
+            &[PathSpec { port: 443, protocol: Protocol::Tcp, tls: true, http_path: None }],
+            &Cut::Deadline,
+        );
+        assert_eq!(name.outcome, NameOutcome::DeadlineExceeded);
+        assert_eq!(paths[0].outcome, PathOutcome::DeadlineExceeded);
+    }
 }

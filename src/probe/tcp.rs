@@ -40,10 +40,11 @@ pub fn local_failure(e: &io::Error) -> Option<String> {
         io::ErrorKind::PermissionDenied => "refused by this machine (a local firewall rule or security policy)",
         io::ErrorKind::AddrNotAvailable | io::ErrorKind::AddrInUse => "no local address or port free",
         io::ErrorKind::OutOfMemory => "this machine is out of memory",
+        // Winsock's numbers (WSAEMFILE, WSAENOBUFS) beside the C library's.
         _ => match e.raw_os_error() {
-            Some(libc::EMFILE) => "this process has no file descriptors left",
+            Some(libc::EMFILE) | Some(10024) => "this process has no file descriptors left",
             Some(libc::ENFILE) => "this machine has no file descriptors left",
-            Some(libc::ENOBUFS) | Some(libc::ENOMEM) => "this machine is out of socket buffers",
+            Some(libc::ENOBUFS) | Some(libc::ENOMEM) | Some(10055) => "this machine is out of socket buffers",
             _ => return None,
         },
     };

@@ -1,12 +1,21 @@
 //! UDP: a datagram on a connected socket. An ICMP port-unreachable comes
-//! back as `ConnectionRefused`; silence proves nothing either way, and is
-//! reported as such. How long silence is waited for follows the round
-//! trips the run has seen, not a constant.
+//! back as `ConnectionRefused` (Linux) or `ConnectionReset` (Windows'
+//! WSAECONNRESET); silence proves nothing either way, and is reported as
+//! such. How long silence is waited for follows the round trips the run has
+//! seen, not a constant.
+//!
+//! The socket is read with `ready()` and `try_recv()`, never `recv()`:
+//! where readiness says "readable" while the read says "would block" (Wine
+//! does so for a pending ICMP error), `recv()` retries inside one poll
+//! without end, so neither the timeout nor the run's deadline could ever be
+//! checked. Here each such round asks the socket's pending error, then
+//! sleeps a moment, returning to the scheduler.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
@@ -30,7 +39,7 @@ pub async fn probe(addr: SocketAddr, timeout: Duration, round_trips: &RoundTrips
     let sent = Instant::now();
     match exchange(addr, timeout, round_trips, sent).await {
         Ok(outcome) => (outcome, sent.elapsed()),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => (PathOutcome::UdpRejected, sent.elapsed()),
+        Err(e) if rejected(&e) => (PathOutcome::UdpRejected, sent.elapsed()),
         Err(e) => (super::tcp::classify(&e), sent.elapsed()),
     }
 }
@@ -51,7 +60,7 @@ async fn exchange(
     let until = |rtt: Duration| sent + rejection_wait(rtt).min(timeout);
     let mut deadline = until(round_trips.longest());
     loop {
-        match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
+        match tokio::time::timeout_at(deadline, receive(&socket, &mut buf)).await {
             Ok(Ok(_)) => return Ok(PathOutcome::UdpAnswered),
             Ok(Err(e)) => return Err(e),
             Err(_) => {
@@ -62,6 +71,34 @@ async fn exchange(
                 deadline = later;
             }
         }
+    }
+}
+
+/// How long a spurious "readable" is left alone before the socket is asked again.
+const SPURIOUS_READY_PAUSE: Duration = Duration::from_millis(5);
+
+/// Whether a receive error is the ICMP port-unreachable coming back.
+fn rejected(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset)
+}
+
+/// One datagram, or the socket's pending error; yields to the scheduler on
+/// every round, so a timeout around it always gets its turn.
+async fn receive(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        let ready = socket.ready(Interest::READABLE | Interest::ERROR).await?;
+        if ready.is_readable() {
+            match socket.try_recv(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                done => return done,
+            }
+        }
+        // Linux reports the ICMP error as an error event, Wine as "readable"
+        // with nothing to read: either way it waits in SO_ERROR.
+        if let Some(pending) = socket.take_error()? {
+            return Err(pending);
+        }
+        tokio::time::sleep(SPURIOUS_READY_PAUSE).await;
     }
 }
 
