@@ -213,6 +213,7 @@ pub fn assemble(plan: Plan, options: &RunOptions, machine: Machine, host: HostIn
         trust,
         http: areas.wanted(AreaName::Http) && areas.wanted(AreaName::Tls),
         proxy: route,
+        http_proxy: http_proxy_route(&machine, &proxy).filter(|_| areas.wanted(AreaName::Proxy)),
         azure_dns,
         hosts_overrides: pinned.clone(),
     };
@@ -274,6 +275,17 @@ fn azure_dns(options: &RunOptions, uses_azure_dns: bool, servers: &[SocketAddr])
     let azure = options.azure_dns.or((!uses_azure_dns).then_some(SocketAddr::new(AZURE_DNS, 53)))?;
     let allowed = !options.loopback_only || azure.ip().is_loopback();
     (allowed && !servers.contains(&azure)).then_some(azure)
+}
+
+/// The proxy `http://` URLs (the revocation endpoints) go through: the
+/// first of http_proxy, HTTP_PROXY, all_proxy, ALL_PROXY that is set, as
+/// curl and Python requests pick it, when it is an http:// proxy.
+fn http_proxy_route(machine: &Machine, proxy: &ProxySettings) -> Option<ProxyRoute> {
+    let (variable, value) = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+        .iter()
+        .find_map(|n| machine.env(n).filter(|v| !v.trim().is_empty()).map(|v| (n.to_string(), v)))?;
+    let url = parse_proxy_url(&value).ok().filter(|u| u.scheme == "http")?;
+    Some(ProxyRoute { url, addr: None, no_proxy: proxy.no_proxy.clone(), variable })
 }
 
 /// On Windows, when the environment sets no proxy variable at all, the

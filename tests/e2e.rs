@@ -245,12 +245,17 @@ impl Net {
     /// The lab's TLS servers and plain listeners, inside the services
     /// namespace; returns the path of the CA file the client should trust.
     fn endpoints(&mut self, hosts: Vec<String>) -> String {
+        self.endpoints_answering(hosts, Responder::Service)
+    }
+
+    /// [`Net::endpoints`] whose HTTPS servers answer as `responder` says.
+    fn endpoints_answering(&mut self, hosts: Vec<String>, responder: Responder) -> String {
         let ca = LabCa::new(tls::LAB_CA_NAME, "Microsoft Corporation (amlnet lab)").unwrap();
         let pem = self.write("lab-ca.pem", &ca.pem).display().to_string();
         let svc = self.svc.clone();
         self.serve_in(&svc, move || async move {
             let any = |port| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
-            tls::serve_on(any(443), &ca, &hosts, false, Responder::Service).await.unwrap();
+            tls::serve_on(any(443), &ca, &hosts, false, responder).await.unwrap();
             for port in [80u16, 445, 18881] {
                 let l = tokio::net::TcpListener::bind(any(port)).await.unwrap();
                 tokio::spawn(async move {
@@ -657,6 +662,48 @@ fn tls_faults_and_a_closed_udp_port_behind_real_dns_body() {
 }
 
 #[test]
+fn a_real_proxy_that_cannot_reach_the_destination() {
+    sandbox::run(&SUITE, a_real_proxy_that_cannot_reach_the_destination_body);
+}
+
+/// tinyproxy allows files.pythonhosted.org, whose name resolves (for the
+/// proxy too) to 192.0.2.1, where the services namespace has no route: its
+/// connect fails and it answers CONNECT with its own error. That is the
+/// proxy's way out failing, not a denial.
+fn a_real_proxy_that_cannot_reach_the_destination_body() {
+    let plan = plan();
+    let files = "files.pythonhosted.org";
+    let mut recs: Vec<String> =
+        records(&plan, &[]).into_iter().filter(|r| !r.starts_with(&format!("host-record={files},"))).collect();
+    recs.push(format!("host-record={files},192.0.2.1"));
+    let mut net = Net::new("upst");
+    net.dnsmasq(CUSTOMER_DNS, "customer", &recs);
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    let public: Vec<&str> =
+        plan.endpoints.iter().filter(|e| e.expect == Expect::Public).map(|e| e.host.as_str()).collect();
+    net.tinyproxy(8888, &public, None);
+    net.wait_for(&format!("{PROXY}:8888"));
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
+    let proxy = format!("http://{PROXY}:8888");
+    let o = net.amlnet(&[("https_proxy", &proxy), ("no_proxy", GOOD_NO_PROXY)], &check_args(&ca, &["--skip", "local"]));
+    let r = report(&o);
+    let code = amlnet::diagnose::Code::ProxyUpstreamFailed.as_str();
+    assert_eq!(hosts_of(&r, code), vec![format!("{files}:443")], "{:?}\n{}", findings(&r), net.logs());
+    assert!(hosts_of(&r, "http-blocked").is_empty(), "{:?}", findings(&r));
+    let f = r["findings"].as_array().unwrap().iter().find(|f| f["code"] == code).unwrap();
+    let detail = f["detail"].as_str().unwrap();
+    // tinyproxy's own answer (1.11: "HTTP/1.1 500 Unable to connect", Server:
+    // tinyproxy/1.11.1): its status line, its Server and its page's first line.
+    assert!(
+        detail.contains("the proxy answered CONNECT with \"HTTP/1.1 500 Unable to connect\" (tinyproxy/"),
+        "{detail}"
+    );
+    assert!(detail.contains(": \"500 Unable to connect\""), "the first line of its page: {detail}");
+    assert_eq!(check(&r, &format!("tcp:{files}:443"))["via_proxy"], proxy);
+    assert_eq!(check(&r, "tcp:pypi.org:443")["http"]["status"], 200, "the proxy reaches the others");
+}
+
+#[test]
 fn proxy_only_network_public_names_are_the_proxy_s_to_resolve() {
     sandbox::run(&SUITE, proxy_only_network_body);
 }
@@ -810,4 +857,35 @@ fn aaaa_and_several_addresses_body() {
     assert_eq!(blob_check["addresses"], serde_json::json!(["fd00:231::9"]), "{blob_check}");
     assert_eq!(blob_check["status"], "pass", "{blob_check}");
     assert_eq!(getent(blob), vec!["fd00:231::9".to_string()]);
+}
+
+#[test]
+fn the_services_own_403_through_a_cdn_and_a_real_proxy_is_no_block() {
+    sandbox::run(&SUITE, the_services_own_403_through_a_cdn_and_a_real_proxy_is_no_block_body);
+}
+
+/// pypi.org answers 403 with Fastly's `Via: 1.1 varnish` (its own answer,
+/// through its CDN), reached through real tinyproxy's tunnel: the path
+/// works, nothing in between refused it.
+fn the_services_own_403_through_a_cdn_and_a_real_proxy_is_no_block_body() {
+    let plan = plan();
+    let pypi = "pypi.org";
+    let mut net = Net::new("cdn");
+    net.dnsmasq(CUSTOMER_DNS, "customer", &records(&plan, &[]));
+    let answers = [(pypi.to_string(), tls::CDN_FORBIDDEN_403.to_string())].into_iter().collect();
+    let ca = net.endpoints_answering(plan.hosts().iter().map(|s| s.to_string()).collect(), Responder::Canned(answers));
+    let public: Vec<&str> =
+        plan.endpoints.iter().filter(|e| e.expect == Expect::Public).map(|e| e.host.as_str()).collect();
+    net.tinyproxy(8888, &public, None);
+    net.wait_for(&format!("{PROXY}:8888"));
+    net.wait_for(&format!("{CUSTOMER_DNS}:53"));
+    let proxy = format!("http://{PROXY}:8888");
+    let o = net.amlnet(&[("https_proxy", &proxy), ("no_proxy", GOOD_NO_PROXY)], &check_args(&ca, &["--skip", "local"]));
+    let r = report(&o);
+    assert_eq!(findings(&r), vec![], "{}", net.logs());
+    let c = check(&r, &format!("tcp:{pypi}:443"));
+    assert_eq!(c["via_proxy"], proxy);
+    assert_eq!(c["http"]["status"], 403, "{c}");
+    assert_eq!(c["http"]["via"], "1.1 varnish");
+    assert_eq!(c["status"], "pass");
 }

@@ -108,7 +108,7 @@ fn merge_gives_one_fleet_view() {
     let names: Vec<&str> = f["machines"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["aml-node-0", "aml-node-1", "aml-node-2"]);
     assert_eq!(f["machines"][1]["file"], s(&nodes[1]));
-    assert_eq!(f["machines"][1]["summary"], json!({"errors": 1, "warnings": 1, "passed": 110, "skipped": 0}));
+    assert_eq!(f["machines"][1]["summary"], json!({"errors": 1, "warnings": 1, "passed": 112, "skipped": 0}));
     let first = &f["findings"][0];
     assert_eq!(first["code"], "tcp-refused");
     assert_eq!(first["severity"], "error");
@@ -132,8 +132,8 @@ fn merge_gives_one_fleet_view() {
         text.contains("tcp:management.azure.com:443: pass on aml-node-0; fail on aml-node-1, aml-node-2"),
         "{text}"
     );
-    assert!(text.contains("aml-node-0  0 errors, 0 warnings, 112 passed"), "{text}");
-    assert!(text.contains("aml-node-1  1 error, 1 warning, 110 passed"), "{text}");
+    assert!(text.contains("aml-node-0  0 errors, 0 warnings, 114 passed"), "{text}");
+    assert!(text.contains("aml-node-1  1 error, 1 warning, 112 passed"), "{text}");
     let md = stdout(&run(&["merge", "--output", "markdown", s(&nodes[0]), s(&nodes[1])]));
     assert!(md.contains("- **error** 1 of 2 nodes cannot reach management.azure.com:443: tcp-refused"), "{md}");
     assert!(

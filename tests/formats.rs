@@ -113,17 +113,17 @@ fn junit_turns_findings_without_a_check_into_test_cases() {
 fn markdown_folds_long_tables_and_has_this_machine() {
     let o = run(&["demo", "--scenario", "proxy-blocks-pypi", "--output", "markdown", "--timeout", "2s"]);
     let md = stdout(&o);
-    assert!(md.contains("**0 errors, 1 warning, 110 checks passed, 0 skipped.**"), "{md}");
+    assert!(md.contains("**0 errors, 1 warning, 112 checks passed, 0 skipped.**"), "{md}");
     assert!(
         md.contains("## Names (54)\n\n<details><summary>54 names looked up</summary>\n\n| status | host |"),
         "{md}"
     );
-    assert!(md.contains("<details><summary>58 paths probed</summary>"), "{md}");
+    assert!(md.contains("<details><summary>60 paths probed</summary>"), "{md}");
     assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
     let machine = md.split("## This machine\n\n").nth(1).expect("a This machine section");
     assert!(machine.contains("- resolvers: 127.0.0.1:"), "{machine}");
     assert!(machine.contains("- proxy: `https_proxy=http://127.0.0.1:"), "{machine}");
     assert!(machine.contains("- note: demo: this machine's proxy variables"), "{machine}");
     let o = run(&["demo", "--scenario", "firewall-rejects", "--output", "markdown", "--timeout", "2s"]);
-    assert!(stdout(&o).contains("**1 error, 1 warning, 110 checks passed, 0 skipped.**"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("**1 error, 1 warning, 112 checks passed, 0 skipped.**"), "{}", stdout(&o));
 }

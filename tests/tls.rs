@@ -120,7 +120,10 @@ fn block_page_is_http_blocked_naming_what_answered() {
         )]
     );
     let detail = r["findings"][0]["detail"].as_str().unwrap();
-    assert!(detail.contains("answered 403 by Server: Contoso-Firewall \"Access Denied\""), "{detail}");
+    assert!(
+        detail.contains("answered \"HTTP/1.1 403 Forbidden\" by Server: Contoso-Firewall: \"Access Denied\""),
+        "the status line and the first line of the body: {detail}"
+    );
     let c = check(&r, "tcp:pypi.org:443");
     assert_eq!(c["http"]["status"], 403);
     assert_eq!(c["http"]["server"], "Contoso-Firewall");

@@ -276,7 +276,7 @@ finding_codes! {
     TlsTimeout = "tls-timeout" {
         severity: ByNeed,
         title: "TLS handshake never completes",
-        cause: "TCP opened, but no ServerHello came back within the timeout: a filter that drops instead of resetting, or an MTU black hole (common over VPNs: the large certificate packets are lost because ICMP 'fragmentation needed' is blocked).",
+        cause: "TCP opened, but the handshake did not complete within the timeout. When no ServerHello came back at all: a filter that drops instead of resetting, or an MTU black hole. When the ServerHello came and the rest stalled: the large certificate packets are lost (an MTU black hole, common over VPNs, because ICMP 'fragmentation needed' is blocked), or the link is too slow for the certificate chain; the detail says how many bytes arrived.",
         remedy: "Check the firewall's application rules for these names. On a VPN, lower the MTU of the tunnel interface (e.g. 1350) or allow ICMP type 3 code 4, and try again.",
         docs: &[FW_DOC, TS_DOC],
         category: "Network security rules",
@@ -300,7 +300,7 @@ finding_codes! {
     HttpBlocked = "http-blocked" {
         severity: ByNeed,
         title: "A firewall or proxy answered with a denial",
-        cause: "The HTTP request was answered, but not by the service: a firewall or proxy returned a denial (Azure Firewall answers status 470 with 'Action: Deny'; others answer 403 with their own Server or Via header and a block page).",
+        cause: "The request was answered, but not by the service: a firewall or proxy refused it. Azure Firewall answers status 470 with its action and reason ('Action: Deny. Reason: No rule matched'); a proxy refuses CONNECT with 403 (or another 4xx) of its own; an inspecting proxy or firewall answers with its block page and its own Server header. A Via header alone is not taken for a denial (CDNs such as Fastly add one to every answer), nor is a service's own 403 over a certificate from the service's CA.",
         remedy: "Allow these names in the firewall's or proxy's policy (application rules, URL categories) for this machine.",
         docs: &[FW_DOC, NET_DOC],
         category: "Network security rules",
@@ -344,6 +344,22 @@ finding_codes! {
         remedy: "Put the proxy user in the URL (http://user:password@proxy:port, percent-encoding special characters), or ask for this machine's address to be exempted from proxy authentication; prefer a credential store to a password in ~/.bashrc.",
         docs: &[FW_DOC],
         category: "Network security rules",
+    }
+    ProxyUpstreamFailed = "proxy-upstream-failed" {
+        severity: ByNeed,
+        title: "The proxy could not reach the destination",
+        cause: "The proxy took the request but could not complete it: it answered CONNECT with a gateway error (502 Bad Gateway, 504 Gateway Timeout, or 500/503 from proxies that use them for a failed connection, such as tinyproxy's 500 'Unable to connect' and squid's 503), or it gave no answer at all within the timeout while it kept trying. The proxy is reached and does not refuse; its own way out is the problem: its DNS cannot resolve the name, or a firewall between the proxy and the service drops or rejects the connection.",
+        remedy: "On the proxy: check that it resolves the name and may connect to it on this port (its outbound firewall rules, the firewall's application rules for the proxy's address, the route from the proxy's subnet). The proxy's own log names the failed connection. Nothing on this machine needs to change.",
+        docs: &[FW_DOC],
+        category: "Network security rules",
+    }
+    ProxyProtocolError = "proxy-protocol-error" {
+        severity: ByNeed,
+        title: "The proxy's answer is not usable HTTP",
+        cause: "The proxy accepted the connection but its answer to CONNECT could not be used: it was not HTTP (the variable points at another service's port), its header never ended (more than amlnet reads, or not within the timeout), or the connection was closed or reset without an answer. Clients fail the same way, with a protocol or 'connection reset' error rather than a status.",
+        remedy: "Check that the proxy variable names the proxy's HTTP port (often 3128 or 8080) and an http:// URL; compare with `curl -v -x http://PROXY:PORT https://HOST/` from this machine; the proxy's log says what it did with the request.",
+        docs: &[FW_DOC],
+        category: "Other",
     }
     ProxyNotExported = "proxy-not-exported" {
         severity: Warning,
@@ -392,6 +408,14 @@ finding_codes! {
         remedy: "Add 168.63.129.16,169.254.169.254 to NO_PROXY (and no_proxy).",
         docs: &["https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service", WIRE_DOC],
         category: "Other",
+    }
+    TlsRevocationUnreachable = "tls-revocation-unreachable" {
+        severity: Warning,
+        title: "Certificate revocation endpoints are blocked",
+        cause: "The certificates the services presented name CRL distribution points and OCSP responders (plain HTTP on port 80), and this machine cannot fetch them (filtered, refused, or denied by the proxy or firewall). Clients that check revocation online wait for them: Windows and .NET take about 15 seconds per connection and then fail or carry on depending on their policy, and Java with revocation checking enabled fails. Python, curl and Go do not check, so they work.",
+        remedy: "Allow outbound HTTP (port 80) to the revocation hosts listed in the detail (they are named in the certificates themselves) in the firewall's application rules or the proxy's allow list; Microsoft publishes the CRL and OCSP hosts of Azure's certificate authorities in its Azure CA details article.",
+        docs: &[FW_DOC, "https://learn.microsoft.com/azure/security/fundamentals/azure-ca-details"],
+        category: "Network security rules",
     }
     RunDeadlineExceeded = "run-deadline-exceeded" {
         severity: ByNeed,

@@ -1,6 +1,7 @@
 //! The diagnose stage: observations in, checks and findings out. Every
 //! judgement lives here, one subject a file: names (`names.rs`), paths
-//! (`paths.rs`, with `tls.rs` and `http.rs`), the proxy (`proxy.rs`) and the
+//! (`paths.rs`, with `tls.rs` and `http.rs`), the revocation endpoints the
+//! certificates name (`revocation.rs`), the proxy (`proxy.rs`) and the
 //! rest of this machine (`local.rs`). One root cause gives one finding
 //! listing its hosts (`findings.rs`), and a host whose name fails gets no
 //! path finding on top.
@@ -12,6 +13,7 @@ mod local;
 mod names;
 mod paths;
 mod proxy;
+mod revocation;
 mod tls;
 
 use std::collections::HashMap;
@@ -249,6 +251,9 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
             .collect();
         let name_failed = failed_names.contains(path.host.as_str());
         checks.push(Check::Path(Box::new(paths::judge(path, &endpoints, name_failed, &mut out))));
+    }
+    for seen in &obs.revocation {
+        checks.push(Check::Path(Box::new(revocation::judge(seen, &mut out))));
     }
     if settings.judge_local {
         proxy::judge_variables(&settings.machine, &settings.proxy, plan, &mut out);

@@ -47,12 +47,12 @@ pub(super) fn judge(
             out.add(code, code.severity(required), Hit::new(&label, format!("{label}: {why}")));
         }
     }
+    let expected: Vec<String> = endpoints.iter().flat_map(|e| e.expected_issuers.iter().cloned()).collect();
     if let Some(seen) = &path.tls {
-        let expected: Vec<String> = endpoints.iter().flat_map(|e| e.expected_issuers.iter().cloned()).collect();
         found.extend(tls::judge(&path.host, path.port, seen, &expected, required));
     }
     if let Some(seen) = &path.http {
-        found.extend(http::judge(&path.host, seen, required));
+        found.extend(http::judge(&path.host, seen, required, answerer(path, &expected)));
     }
     if found.is_empty() {
         return PathCheck { seen: path.clone(), verdict };
@@ -103,7 +103,9 @@ fn reach(path: &PathObservation, required: bool) -> Reach {
         PathOutcome::UdpRejected => Code::UdpRejected,
         PathOutcome::ProxyUnreachable { .. } => Code::ProxyUnreachable,
         PathOutcome::ProxyAuthRequired { .. } => Code::HttpProxyAuth,
-        PathOutcome::ProxyDenied { .. } | PathOutcome::ProxyFailed(_) => Code::HttpBlocked,
+        PathOutcome::ProxyAnswered { .. } | PathOutcome::ProxyNoAnswer { .. } | PathOutcome::ProxyFailed(_) => {
+            proxy::connect_code(&path.outcome)
+        }
     };
     let evidence = match &path.via_proxy {
         Some(proxy) => {
@@ -149,8 +151,22 @@ pub(super) fn outcome_words(outcome: &PathOutcome) -> String {
         PathOutcome::Interrupted => "interrupted".into(),
         PathOutcome::ProxyUnreachable { proxy, outcome } => format!("proxy {proxy}: {}", outcome_words(outcome)),
         PathOutcome::ProxyAuthRequired { line, .. } => format!("proxy asks for authentication: {line}"),
-        PathOutcome::ProxyDenied { line, .. } => format!("proxy refused CONNECT: {line}"),
+        PathOutcome::ProxyAnswered { line, .. } => format!("proxy answered CONNECT with {line}"),
+        PathOutcome::ProxyNoAnswer { waited } => {
+            format!("proxy gave no answer to CONNECT in {} ms", waited.as_millis())
+        }
     }
+}
+
+/// Who could have written the path's HTTP answer besides the service.
+fn answerer<'a>(path: &'a PathObservation, expected: &[String]) -> http::Answerer<'a> {
+    let issuer = path.tls.as_ref().filter(|t| t.verified).and_then(|t| t.chain.first()).map(|c| c.issuer.as_str());
+    let service_tls = issuer.is_some_and(|i| !expected.is_empty() && !tls::is_inspected(i, expected));
+    let proxy_host = path.via_proxy.as_deref().and_then(http::proxy_host);
+    // Over TLS, only a device that re-signs (an issuer that is not the
+    // service's) can write the answer; in plain HTTP, the proxy can.
+    let proxy_may_answer = path.tls.is_none() || !service_tls;
+    http::Answerer { service_tls, proxy_may_answer: proxy_may_answer && path.via_proxy.is_some(), proxy_host }
 }
 
 /// Evidence lines start with `tcp host:port`; the check already names its host.

@@ -13,7 +13,34 @@ use crate::probe::PathOutcome;
 /// The addresses that must never go through a proxy.
 const METADATA: [&str; 2] = ["168.63.129.16", "169.254.169.254"];
 
-/// What the proxy did with a CONNECT, in words.
+/// The code of a CONNECT that did not open a tunnel: the proxy refused it
+/// (403, Azure Firewall's 470, a block page), could not reach the
+/// destination (a gateway error, or silence while it keeps trying), or
+/// gave no usable answer.
+pub(super) fn connect_code(outcome: &PathOutcome) -> Code {
+    match outcome {
+        PathOutcome::ProxyAnswered { status, body, .. } => {
+            let refusal = body.as_deref().is_some_and(|b| {
+                let lower = b.to_ascii_lowercase();
+                super::http::DENIAL_WORDS.iter().any(|w| lower.contains(w))
+            });
+            // 500 and 503 too: tinyproxy answers 500 "Unable to connect",
+            // squid 503 for a failed connection or lookup.
+            if matches!(status, 500 | 502 | 503 | 504) && !refusal {
+                Code::ProxyUpstreamFailed
+            } else {
+                Code::HttpBlocked
+            }
+        }
+        PathOutcome::ProxyNoAnswer { .. } => Code::ProxyUpstreamFailed,
+        PathOutcome::ProxyAuthRequired { .. } => Code::HttpProxyAuth,
+        PathOutcome::ProxyUnreachable { .. } => Code::ProxyUnreachable,
+        _ => Code::ProxyProtocolError,
+    }
+}
+
+/// What the proxy did with a CONNECT, in words: its status line and the
+/// first line of its body, as it sent them (escaped, capped).
 pub(super) fn connect_words(outcome: &PathOutcome) -> String {
     match outcome {
         PathOutcome::ProxyUnreachable { outcome, .. } => match outcome.as_ref() {
@@ -24,9 +51,22 @@ pub(super) fn connect_words(outcome: &PathOutcome) -> String {
             "the proxy answered CONNECT with \"{line}\"{}",
             authenticate.as_deref().map(|a| format!(" (Proxy-Authenticate: {a})")).unwrap_or_default()
         ),
-        PathOutcome::ProxyDenied { line, server, .. } => format!(
-            "the proxy answered CONNECT with \"{line}\"{}",
-            server.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()
+        PathOutcome::ProxyAnswered { status, line, server, body } => {
+            let server = server.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+            let body = match (status, body) {
+                (470, Some(b)) => format!(": Azure Firewall: {}", super::http::azure_firewall_words(b)),
+                (_, Some(b)) => format!(": \"{b}\""),
+                (_, None) => String::new(),
+            };
+            let meaning = match connect_code(outcome) {
+                Code::ProxyUpstreamFailed => "; the proxy could not reach the destination",
+                _ => "",
+            };
+            format!("the proxy answered CONNECT with \"{line}\"{server}{body}{meaning}")
+        }
+        PathOutcome::ProxyNoAnswer { waited } => format!(
+            "the proxy accepted the connection and the CONNECT, then gave no answer in {} ms: it is most likely still trying to reach the destination",
+            waited.as_millis()
         ),
         PathOutcome::ProxyFailed(m) => m.clone(),
         other => super::paths::outcome_words(other),
@@ -271,6 +311,40 @@ mod tests {
     fn env(vars: &[(&str, &str)]) -> Machine {
         let env_proxy = vars.iter().map(|(k, v)| (k.to_string(), Secret(v.to_string()))).collect();
         Machine { env_proxy, ..Machine::default() }
+    }
+
+    fn answered(status: u16, line: &str, body: Option<&str>) -> PathOutcome {
+        PathOutcome::ProxyAnswered {
+            status,
+            line: line.into(),
+            server: Some("squid/5.7".into()),
+            body: body.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_connect_answer_is_a_refusal_an_upstream_failure_or_a_protocol_error() {
+        let gateway =
+            answered(502, "HTTP/1.1 502 Bad Gateway", Some("ERROR: The requested URL could not be retrieved"));
+        assert_eq!(connect_code(&gateway), Code::ProxyUpstreamFailed);
+        assert_eq!(
+            connect_words(&gateway),
+            "the proxy answered CONNECT with \"HTTP/1.1 502 Bad Gateway\" (squid/5.7): \"ERROR: The requested URL could not be retrieved\"; the proxy could not reach the destination"
+        );
+        assert_eq!(connect_code(&answered(403, "HTTP/1.1 403 Forbidden", None)), Code::HttpBlocked);
+        assert_eq!(connect_code(&answered(503, "HTTP/1.1 503 x", Some("Access denied by policy"))), Code::HttpBlocked);
+        let azure =
+            answered(470, "HTTP/1.1 470 status code 470", Some("Action: Deny. Rule Collection: deny-all. Rule: pypi"));
+        assert_eq!(connect_code(&azure), Code::HttpBlocked);
+        assert!(
+            connect_words(&azure)
+                .ends_with(": Azure Firewall: action \"Deny\", rule collection \"deny-all\", rule \"pypi\""),
+            "{}",
+            connect_words(&azure)
+        );
+        let silent = PathOutcome::ProxyNoAnswer { waited: std::time::Duration::from_millis(3000) };
+        assert_eq!(connect_code(&silent), Code::ProxyUpstreamFailed);
+        assert_eq!(connect_code(&PathOutcome::ProxyFailed("x".into())), Code::ProxyProtocolError);
     }
 
     #[test]

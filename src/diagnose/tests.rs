@@ -41,7 +41,7 @@ fn obs_for(plan: &Plan, host: &str, addr: &str, chain: &[&str], outcome: PathOut
         via_proxy: None,
         udp_wait: None,
     };
-    Observations { names: vec![name(host, addr, chain)], paths: vec![path] }
+    Observations { names: vec![name(host, addr, chain)], paths: vec![path], ..Observations::default() }
 }
 
 fn settings(judge_dns: bool) -> DiagnoseSettings {

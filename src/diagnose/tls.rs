@@ -46,13 +46,26 @@ pub(super) fn judge(
                 tls.elapsed.as_millis()
             ),
         ),
+        Some(TlsFailure::Stalled { received }) => (
+            Code::TlsTimeout,
+            format!(
+                "{at}: TCP opened and the ServerHello came, but the handshake did not complete in {} ms ({received} bytes received): the large certificate packets are lost (an MTU black hole on a VPN) or the link is too slow for the chain",
+                tls.elapsed.as_millis()
+            ),
+        ),
+        Some(TlsFailure::ChainTooLarge { received }) => (
+            Code::TlsFailed,
+            format!(
+                "{at}: the ServerHello came, then a certificate message larger than the 64 KiB rustls accepts ({received} bytes received): the server or an inspecting device sends an oversized chain (hundreds of certificates); OpenSSL-based clients (curl, Python) accept 100 KiB, and fail the same way beyond"
+            ),
+        ),
         Some(TlsFailure::Other(message)) => (Code::TlsFailed, format!("{at}: {message}")),
     };
     Some(PathVerdict { code, severity: code.severity(required), evidence })
 }
 
 /// An issuer that is none of the service's own CAs.
-fn is_inspected(issuer: &str, expected: &[String]) -> bool {
+pub(super) fn is_inspected(issuer: &str, expected: &[String]) -> bool {
     let lower = issuer.to_ascii_lowercase();
     !expected.is_empty() && !expected.iter().any(|x| lower.contains(&x.to_ascii_lowercase()))
 }
@@ -96,6 +109,7 @@ mod tests {
             verified,
             elapsed: Duration::from_millis(5),
             clock: "2026-11-29T18:00:00Z".into(),
+            revocation_urls: Vec::new(),
         }
     }
 
@@ -121,6 +135,10 @@ mod tests {
         );
         assert_eq!(code_of(&seen(service, Some(TlsFailure::Reset))), Some(Code::TlsReset));
         assert_eq!(code_of(&seen(service, Some(TlsFailure::TimedOut))), Some(Code::TlsTimeout));
+        let stalled = judge("h", 443, &seen(service, Some(TlsFailure::Stalled { received: 1400 })), &[], true);
+        assert!(stalled.is_some_and(|v| v.code == Code::TlsTimeout && v.evidence.contains("the ServerHello came")));
+        let large = judge("h", 443, &seen(service, Some(TlsFailure::ChainTooLarge { received: 70000 })), &[], true);
+        assert!(large.is_some_and(|v| v.code == Code::TlsFailed && v.evidence.contains("64 KiB")));
         assert_eq!(code_of(&seen(service, Some(TlsFailure::Other("alert".into())))), Some(Code::TlsFailed));
         let expired = judge("h", 443, &seen(service, Some(TlsFailure::Expired("expired".into()))), &[], false);
         let expired = expired.expect("a finding");

@@ -31,7 +31,7 @@ use crate::catalogue::{Expect, Protocol};
 use crate::plan::Plan;
 use crate::probe::ConnectTo;
 use crate::target::{Cloud, Target};
-pub use scenario::{DnsFault, PathFault, Scenario, find, scenarios};
+pub use scenario::{DnsFault, PathFault, RevocationFault, Scenario, find, scenarios};
 
 /// The workspace the lab simulates.
 pub fn lab_target() -> Target {
@@ -99,6 +99,11 @@ struct Endpoints {
     genuine: SocketAddr,
     inspection: Option<SocketAddr>,
     expired: Option<SocketAddr>,
+    azure_firewall: Option<SocketAddr>,
+    cdn_forbidden: Option<SocketAddr>,
+    huge_chain: Option<SocketAddr>,
+    stalled: Option<SocketAddr>,
+    revocation: SocketAddr,
     resetting: SocketAddr,
     silent: SocketAddr,
     plaintext: SocketAddr,
@@ -124,7 +129,11 @@ impl Endpoints {
         tls_hosts.sort();
         tls_hosts.dedup();
         let used: Vec<PathFault> = plan.endpoints.iter().filter_map(|e| path_fault(scenario, &e.id, e.port)).collect();
-        let lab_ca = tls::LabCa::new(tls::LAB_CA_NAME, "Microsoft Corporation (amlnet lab)")?;
+        let lab_ca =
+            tls::LabCa::new(tls::LAB_CA_NAME, "Microsoft Corporation (amlnet lab)")?.with_revocation(tls::Revocation {
+                crl: format!("http://{CRL_HOST}/amlnet-lab.crl"),
+                ocsp: format!("http://{OCSP_HOST}/"),
+            });
         let mut trusted_pem = vec![lab_ca.pem.clone()];
         let hang_up: std::collections::BTreeSet<String> = plan
             .endpoints
@@ -155,11 +164,42 @@ impl Endpoints {
         } else {
             None
         };
+        let canned = |fault: PathFault, answer: &str| -> tls::Responder {
+            let hosts = plan.endpoints.iter().filter(|e| path_fault(scenario, &e.id, e.port) == Some(fault));
+            tls::Responder::Canned(hosts.map(|e| (e.host.clone(), answer.to_string())).collect())
+        };
+        let azure_firewall = if used.contains(&PathFault::HttpAzureFirewall) {
+            let ca = tls::LabCa::new(tls::INSPECTION_CA_NAME, "Contoso Ltd")?;
+            trusted_pem.push(ca.pem.clone());
+            let answers = canned(PathFault::HttpAzureFirewall, tls::AZURE_FIREWALL_470);
+            Some(keep(tls::serve(&ca, &tls_hosts, false, answers).await?))
+        } else {
+            None
+        };
+        let cdn_forbidden = if used.contains(&PathFault::HttpCdnForbidden) {
+            let answers = canned(PathFault::HttpCdnForbidden, tls::CDN_FORBIDDEN_403);
+            Some(keep(tls::serve(&lab_ca, &tls_hosts, false, answers).await?))
+        } else {
+            None
+        };
+        let huge_chain = if used.contains(&PathFault::TlsHugeChain) {
+            Some(keep(tls::serve_padded(&lab_ca, &tls_hosts, HUGE_CHAIN_PADDING).await?))
+        } else {
+            None
+        };
         Ok(Endpoints {
             open_tcp: keep(listeners::open_tcp().await.context("lab: open TCP listener")?),
             genuine,
             inspection,
             expired,
+            azure_firewall,
+            cdn_forbidden,
+            huge_chain,
+            stalled: match used.contains(&PathFault::TlsStalled) {
+                true => Some(keep(tls::after_server_hello(genuine).await.context("lab: stalling relay")?)),
+                false => None,
+            },
+            revocation: keep(tls::revocation_responder().await.context("lab: revocation responder")?),
             resetting: keep(tls::resetting().await.context("lab: resetting listener")?),
             silent: keep(tls::silent().await.context("lab: silent listener")?),
             plaintext: keep(tls::plaintext().await.context("lab: plaintext listener")?),
@@ -189,15 +229,39 @@ impl Endpoints {
                     Some(PathFault::TlsInspection | PathFault::TlsInspectionTrusted | PathFault::HttpBlocked),
                 ) => self.inspection.unwrap_or(self.genuine),
                 (Protocol::Tcp, Some(PathFault::TlsExpired)) => self.expired.unwrap_or(self.genuine),
+                (Protocol::Tcp, Some(PathFault::HttpAzureFirewall)) => self.azure_firewall.unwrap_or(self.genuine),
+                (Protocol::Tcp, Some(PathFault::HttpCdnForbidden)) => self.cdn_forbidden.unwrap_or(self.genuine),
+                (Protocol::Tcp, Some(PathFault::TlsHugeChain)) => self.huge_chain.unwrap_or(self.genuine),
+                (Protocol::Tcp, Some(PathFault::TlsStalled)) => self.stalled.unwrap_or(self.genuine),
                 (Protocol::Tcp, _) => self.genuine,
                 (Protocol::Udp, Some(PathFault::UdpClosed)) => self.closed_udp,
                 (Protocol::Udp, _) => self.open_udp,
             };
             rules.push(ConnectTo { host: Some(ip.to_string()), port: Some(e.port), to });
         }
+        // The revocation endpoints the lab's certificates name, on port 80.
+        let to = match scenario.revocation {
+            None => self.revocation,
+            Some(RevocationFault::Filtered) => self.filtered.addr,
+            Some(RevocationFault::Refused) => self.refused.addr,
+        };
+        for (_, ip) in REVOCATION_HOSTS {
+            rules.push(ConnectTo { host: Some(ip.to_string()), port: Some(80), to });
+        }
         rules
     }
 }
+
+/// The lab's CRL distribution point host (a reserved `.test` name: never a real host).
+const CRL_HOST: &str = "crl.lab.test";
+/// The lab's OCSP responder host.
+const OCSP_HOST: &str = "ocsp.lab.test";
+/// Where the lab's DNS puts them (documentation range; `--connect-to` maps them to loopback).
+const REVOCATION_HOSTS: [(&str, Ipv4Addr); 2] =
+    [(CRL_HOST, Ipv4Addr::new(203, 0, 113, 250)), (OCSP_HOST, Ipv4Addr::new(203, 0, 113, 251))];
+/// How many CA certificates follow the leaf in a huge chain: 600 in all,
+/// some 250 KiB, far over rustls' 64 KiB and OpenSSL's 100 KiB.
+const HUGE_CHAIN_PADDING: usize = 599;
 
 /// The lab proxy's credentials, when a scenario's proxy asks for them.
 const PROXY_CREDENTIALS: (&str, &str) = ("amlnet", "lab-password");
@@ -263,7 +327,17 @@ async fn start_proxy(
     let addr = if spec.down {
         endpoints.refused.addr
     } else {
+        let mut faults = BTreeMap::new();
+        for (hosts, fault) in [
+            (&spec.bad_gateway, proxy::ProxyFault::BadGateway),
+            (&spec.gateway_timeout, proxy::ProxyFault::GatewayTimeout),
+            (&spec.silent, proxy::ProxyFault::Silent),
+            (&spec.endless_header, proxy::ProxyFault::EndlessHeader),
+        ] {
+            faults.extend(hosts.iter().map(|h| (h.clone(), fault)));
+        }
         let policy = proxy::ProxyPolicy {
+            faults,
             deny: spec.deny.iter().cloned().collect(),
             credentials: spec.requires_auth.then(|| format!("{user}:{password}")),
             addresses: addresses.clone(),
@@ -274,10 +348,14 @@ async fn start_proxy(
         addr
     };
     let auth = if spec.client_sends_credentials { format!("{user}:{password}@") } else { String::new() };
-    Ok(vec![
+    let mut env = vec![
         ("https_proxy".to_string(), format!("http://{auth}{addr}")),
         ("no_proxy".to_string(), spec.no_proxy.clone()),
-    ])
+    ];
+    if spec.http {
+        env.insert(1, ("http_proxy".to_string(), format!("http://{auth}{addr}")));
+    }
+    Ok(env)
 }
 
 impl Lab {
@@ -382,6 +460,10 @@ fn zone_records(plan: &Plan, faults: &[scenario::Fault]) -> Result<(Vec<Record>,
         if let Some(ip) = ip {
             addresses.insert(e.host.clone(), ip);
         }
+    }
+    for (host, ip) in REVOCATION_HOSTS {
+        records.push(a(name(host)?, IpAddr::V4(ip)));
+        addresses.insert(host.to_string(), IpAddr::V4(ip));
     }
 
     Ok((records, addresses))

@@ -1,6 +1,8 @@
 //! The lab's HTTP proxy: answers `CONNECT host:port` as a corporate proxy
 //! would (an allow/deny decision, optional basic authentication) and, when
-//! it allows, splices the tunnel to the lab listener for that host.
+//! it allows, splices the tunnel to the lab listener for that host. For
+//! chosen hosts it fails as real proxies do: a gateway error (squid's own
+//! error page), silence while it "keeps trying", or a header with no end.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -14,9 +16,24 @@ use tokio::task::JoinHandle;
 
 use crate::probe::ConnectTo;
 
+/// How the lab proxy fails for a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyFault {
+    /// 502 Bad Gateway with squid's error page: it could not connect.
+    BadGateway,
+    /// 504 Gateway Timeout with squid's error page.
+    GatewayTimeout,
+    /// Reads the CONNECT and never answers (it keeps trying upstream).
+    Silent,
+    /// Answers 200 and then header lines that never end.
+    EndlessHeader,
+}
+
 /// How the lab proxy decides.
 #[derive(Debug, Clone, Default)]
 pub struct ProxyPolicy {
+    /// Hosts it fails for, and how.
+    pub faults: std::collections::BTreeMap<String, ProxyFault>,
     /// Host names it refuses with 403.
     pub deny: BTreeSet<String>,
     /// `user:password` it requires, if any.
@@ -58,6 +75,9 @@ async fn handle(mut client: TcpStream, policy: &ProxyPolicy) -> std::io::Result<
     let reply = |status: &str, extra: &str| {
         format!("HTTP/1.1 {status}\r\nServer: lab-proxy\r\n{extra}Content-Length: 0\r\n\r\n")
     };
+    if method == "GET" && target.starts_with("http://") {
+        return forward_plain(client, target, &text, policy).await;
+    }
     if method != "CONNECT" {
         return client.write_all(reply("405 Method Not Allowed", "").as_bytes()).await;
     }
@@ -78,6 +98,29 @@ async fn handle(mut client: TcpStream, policy: &ProxyPolicy) -> std::io::Result<
             Some(hp) => hp,
             None => return client.write_all(reply("400 Bad Request", "").as_bytes()).await,
         };
+    match policy.faults.get(&host) {
+        Some(ProxyFault::BadGateway) => {
+            return client.write_all(squid_error(502, "Bad Gateway", &host).as_bytes()).await;
+        }
+        Some(ProxyFault::GatewayTimeout) => {
+            return client.write_all(squid_error(504, "Gateway Timeout", &host).as_bytes()).await;
+        }
+        Some(ProxyFault::Silent) => {
+            // Held open, as a proxy waiting for its upstream; the connection's
+            // 30 s bound (in serve) ends it.
+            std::future::pending::<()>().await;
+        }
+        Some(ProxyFault::EndlessHeader) => {
+            client.write_all(b"HTTP/1.1 200 Connection established\r\n").await?;
+            // Far more than any client reads, in bounded time (the 30 s bound in serve).
+            let line = format!("X-Padding: {}\r\n", "a".repeat(1000));
+            for _ in 0..1024 {
+                client.write_all(line.as_bytes()).await?;
+            }
+            return Ok(());
+        }
+        None => {}
+    }
     if policy.deny.contains(&host) {
         return client.write_all(reply("403 Forbidden", "X-Lab-Reason: denied by policy\r\n").as_bytes()).await;
     }
@@ -91,4 +134,45 @@ async fn handle(mut client: TcpStream, policy: &ProxyPolicy) -> std::io::Result<
     };
     client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
     tokio::io::copy_bidirectional(&mut client, &mut upstream).await.map(|_| ())
+}
+
+/// Plain HTTP proxying (`GET http://host/path`): squid's own 403 page for a
+/// denied host, else the request in origin form to the lab listener for
+/// `host:80` and its answer back.
+async fn forward_plain(mut client: TcpStream, target: &str, head: &str, policy: &ProxyPolicy) -> std::io::Result<()> {
+    let rest = &target["http://".len()..];
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.split(':').next().unwrap_or("").to_ascii_lowercase();
+    if policy.deny.contains(&host) {
+        let body = "<!DOCTYPE html>\n<html><head><title>ERROR: The requested URL could not be retrieved</title></head><body id=ERR_ACCESS_DENIED><p>Access control configuration prevents your request from being allowed at this time.</p></body></html>\n";
+        let answer = format!(
+            "HTTP/1.1 403 Forbidden\r\nServer: squid/5.7\r\nContent-Type: text/html;charset=utf-8\r\nContent-Length: {}\r\nX-Squid-Error: ERR_ACCESS_DENIED 0\r\nVia: 1.1 lab-proxy (squid/5.7)\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return client.write_all(answer.as_bytes()).await;
+    }
+    let resolved = policy.addresses.get(&host).copied();
+    let Some(rule) = ConnectTo::find(&policy.connect_to, &host, resolved, 80) else {
+        return client.write_all(squid_error(502, "Bad Gateway", &host).as_bytes()).await;
+    };
+    let Ok(mut upstream) = TcpStream::connect(rule.to).await else {
+        return client.write_all(squid_error(502, "Bad Gateway", &host).as_bytes()).await;
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    let headers = head.split_once("\r\n").map_or("\r\n", |(_, h)| h);
+    upstream.write_all(format!("GET {path} HTTP/1.1\r\n{headers}").as_bytes()).await?;
+    tokio::io::copy_bidirectional(&mut client, &mut upstream).await.map(|_| ())
+}
+
+/// Squid's answer when it cannot reach the destination (ERR_CONNECT_FAIL,
+/// ERR_READ_TIMEOUT), headers and the start of its error page as squid 5
+/// sends them.
+fn squid_error(status: u16, reason: &str, host: &str) -> String {
+    let body = format!(
+        "<!DOCTYPE html PUBLIC \"-//W3C//DTD HTML 4.01//EN\">\n<html><head>\n<title>ERROR: The requested URL could not be retrieved</title>\n</head><body id=ERR_CONNECT_FAIL>\n<p>The system returned: (110) Connection timed out</p><p>The remote host or network may be down: {host}</p></body></html>\n"
+    );
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nServer: squid/5.7\r\nMime-Version: 1.0\r\nContent-Type: text/html;charset=utf-8\r\nContent-Length: {}\r\nX-Squid-Error: ERR_CONNECT_FAIL 110\r\nVia: 1.1 lab-proxy (squid/5.7)\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }

@@ -42,6 +42,8 @@ pub enum PathFault {
     TlsReset,
     /// TCP opens, no ServerHello ever comes.
     TlsSilent,
+    /// TCP opens, the ServerHello comes, the rest of the server's flight is lost.
+    TlsStalled,
     /// TCP opens and the ClientHello is answered with plain HTTP, not TLS.
     TlsPlaintext,
     /// A firewall re-signs with its own CA, which this machine does not trust.
@@ -54,6 +56,23 @@ pub enum PathFault {
     HttpBlocked,
     /// The handshake completes, the HTTP request gets no answer.
     HttpHangUp,
+    /// Azure Firewall Premium inspects TLS (CA trusted) and answers 470.
+    HttpAzureFirewall,
+    /// The service itself answers 403 through its CDN (`Via: 1.1 varnish`).
+    HttpCdnForbidden,
+    /// The service's chain carries hundreds of certificates (over 64 KiB).
+    TlsHugeChain,
+}
+
+/// How the lab's revocation endpoints (the CRL and OCSP URLs in its
+/// certificates) are broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevocationFault {
+    /// HTTP to them is dropped (SYNs unanswered).
+    Filtered,
+    /// HTTP to them is refused (reset).
+    Refused,
 }
 
 impl PathFault {
@@ -106,6 +125,8 @@ pub struct Scenario {
     pub azure_dns: bool,
     /// A corporate proxy in front of the public endpoints.
     pub proxy: Option<ProxySpec>,
+    /// The revocation endpoints named by the lab's certificates are broken.
+    pub revocation: Option<RevocationFault>,
     /// Faults.
     #[serde(default)]
     pub fault: Vec<Fault>,
@@ -127,6 +148,21 @@ pub struct ProxySpec {
     /// Nothing listens where the client's proxy variable points.
     #[serde(default)]
     pub down: bool,
+    /// The client's http_proxy names it too (plain `http://` URLs go through it).
+    #[serde(default)]
+    pub http: bool,
+    /// Host names it answers 502 Bad Gateway for (it cannot connect).
+    #[serde(default)]
+    pub bad_gateway: Vec<String>,
+    /// Host names it answers 504 Gateway Timeout for.
+    #[serde(default)]
+    pub gateway_timeout: Vec<String>,
+    /// Host names whose CONNECT it never answers.
+    #[serde(default)]
+    pub silent: Vec<String>,
+    /// Host names it answers with a header that never ends.
+    #[serde(default)]
+    pub endless_header: Vec<String>,
     /// The client's NO_PROXY.
     pub no_proxy: String,
 }

@@ -1,7 +1,10 @@
 //! The lab's certificates and TLS servers: a lab CA standing in for the
 //! service's issuer, an "inspection" CA standing in for a TLS-inspecting
 //! firewall, and listeners that complete the handshake and answer one HTTP
-//! request, reset after the ClientHello, or never answer.
+//! request, reset after the ClientHello, or never answer. Leaves may name
+//! revocation endpoints (CRL and OCSP URLs on lab names, which the lab's
+//! DNS and `--connect-to` rules send to a loopback listener, never a real
+//! host), and may come with an oversized chain.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -10,7 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::ResolvesServerCertUsingSni;
@@ -31,6 +37,43 @@ pub struct LabCa {
     issuer: Issuer<'static, KeyPair>,
     /// The CA certificate, PEM.
     pub pem: String,
+    der: CertificateDer<'static>,
+    /// The CRL and OCSP URLs its leaves name, when they name any.
+    pub revocation: Option<Revocation>,
+}
+
+/// Where a lab CA's leaves say revocation is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// The CRL distribution point (`http://` URL).
+    pub crl: String,
+    /// The OCSP responder (`http://` URL).
+    pub ocsp: String,
+}
+
+/// DER of a tag-length-value. rcgen has no setter for Authority
+/// Information Access, so its extension is written here: three nested
+/// values, short enough for this small helper (lengths below 64 KiB).
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    match content.len() {
+        n if n < 0x80 => out.push(n as u8),
+        n if n < 0x100 => out.extend_from_slice(&[0x81, n as u8]),
+        n => out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// The Authority Information Access extension naming one OCSP responder:
+/// SEQUENCE { SEQUENCE { id-ad-ocsp, [6] IA5String url } }.
+fn ocsp_extension(url: &str) -> CustomExtension {
+    // id-ad-ocsp 1.3.6.1.5.5.7.48.1
+    let oid = tlv(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01]);
+    let location = tlv(0x86, url.as_bytes());
+    let description = tlv(0x30, &[oid, location].concat());
+    // id-pe-authorityInfoAccess 1.3.6.1.5.5.7.1.1
+    CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], tlv(0x30, &description))
 }
 
 impl LabCa {
@@ -44,11 +87,18 @@ impl LabCa {
         params.key_usages =
             vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let cert = params.self_signed(&key).context("lab CA certificate")?;
-        Ok(LabCa { pem: cert.pem(), issuer: Issuer::new(params, key) })
+        Ok(LabCa { pem: cert.pem(), der: cert.der().clone(), issuer: Issuer::new(params, key), revocation: None })
     }
 
-    /// A leaf for `names`, valid now, or (when `expired`) only in 2020.
-    fn leaf(&self, names: &[String], expired: bool) -> Result<CertifiedKey> {
+    /// The same CA, its leaves naming `revocation`.
+    pub fn with_revocation(mut self, revocation: Revocation) -> LabCa {
+        self.revocation = Some(revocation);
+        self
+    }
+
+    /// A leaf for `names`, valid now, or (when `expired`) only in 2020;
+    /// `padding` copies of the CA certificate follow it in the chain.
+    fn leaf(&self, names: &[String], expired: bool, padding: usize) -> Result<CertifiedKey> {
         let key = KeyPair::generate().context("lab leaf key")?;
         let mut params = CertificateParams::new(names.to_vec()).context("lab leaf params")?;
         if let Some(first) = names.first() {
@@ -58,8 +108,13 @@ impl LabCa {
             params.not_before = rcgen::date_time_ymd(2020, 1, 1);
             params.not_after = rcgen::date_time_ymd(2020, 12, 31);
         }
+        if let Some(r) = &self.revocation {
+            params.crl_distribution_points = vec![CrlDistributionPoint { uris: vec![r.crl.clone()] }];
+            params.custom_extensions.push(ocsp_extension(&r.ocsp));
+        }
         let cert = params.signed_by(&key, &self.issuer).context("lab leaf certificate")?;
-        let chain: Vec<CertificateDer<'static>> = vec![cert.der().clone()];
+        let mut chain: Vec<CertificateDer<'static>> = vec![cert.der().clone()];
+        chain.extend(std::iter::repeat_n(self.der.clone(), padding));
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         CertifiedKey::from_der(chain, key_der, &crate::probe::tls::provider()).map_err(|e| anyhow!("lab leaf: {e}"))
     }
@@ -75,7 +130,18 @@ pub enum Responder {
     /// No answer at all for these hosts (the request is read, the connection
     /// closed), the service for the rest.
     HangUp(BTreeSet<String>),
+    /// This whole HTTP response for these hosts, the service for the rest.
+    Canned(std::collections::BTreeMap<String, String>),
 }
+
+/// Azure Firewall's answer when an application rule denies the request, as
+/// a real firewall sends it (status line, headers and body as captured with
+/// curl -v; see diagnose/http.rs).
+pub const AZURE_FIREWALL_470: &str = "HTTP/1.1 470 status code 470\r\nDate: Sun, 27 Feb 2022 04:29:17 GMT\r\nContent-Length: 70\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nAction: Deny. Reason: No rule matched. Proceeding with default action.";
+
+/// The origin's own 403 as it passes through Fastly (pypi.org's CDN): a
+/// `Via: 1.1 varnish` on it, as on every Fastly answer.
+pub const CDN_FORBIDDEN_403: &str = "HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nVia: 1.1 varnish\r\nX-Served-By: cache-iad-kiad7000001-IAD\r\nX-Cache: MISS\r\n\r\nForbidden\n";
 
 /// A TLS server on 127.0.0.1 presenting, per SNI, a certificate from `ca`.
 pub async fn serve(
@@ -87,6 +153,12 @@ pub async fn serve(
     serve_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), ca, hosts, expired, responder).await
 }
 
+/// A TLS server whose every chain carries `padding` copies of the CA
+/// certificate after the leaf: a chain far larger than any real one.
+pub async fn serve_padded(ca: &LabCa, hosts: &[String], padding: usize) -> Result<(SocketAddr, JoinHandle<()>)> {
+    serve_chain(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), ca, hosts, false, padding, Responder::Service).await
+}
+
 /// The same on a chosen address (the end-to-end tests bind 0.0.0.0:443 inside a namespace).
 pub async fn serve_on(
     bind: SocketAddr,
@@ -95,9 +167,20 @@ pub async fn serve_on(
     expired: bool,
     responder: Responder,
 ) -> Result<(SocketAddr, JoinHandle<()>)> {
+    serve_chain(bind, ca, hosts, expired, 0, responder).await
+}
+
+async fn serve_chain(
+    bind: SocketAddr,
+    ca: &LabCa,
+    hosts: &[String],
+    expired: bool,
+    padding: usize,
+    responder: Responder,
+) -> Result<(SocketAddr, JoinHandle<()>)> {
     let mut sni = ResolvesServerCertUsingSni::new();
     for host in hosts {
-        let key = ca.leaf(std::slice::from_ref(host), expired)?;
+        let key = ca.leaf(std::slice::from_ref(host), expired, padding)?;
         sni.add(host, key).map_err(|e| anyhow!("lab certificate for {host}: {e}"))?;
     }
     let mut config = ServerConfig::builder_with_provider(crate::probe::tls::provider())
@@ -135,6 +218,7 @@ async fn answer(acceptor: TlsAcceptor, stream: TcpStream, responder: &Responder)
     }
     let response = match responder {
         Responder::HangUp(silent) if silent.contains(&host) => return Ok(()),
+        Responder::Canned(answers) if answers.contains_key(&host) => answers[&host].clone(),
         Responder::BlockPage(blocked) if blocked.contains(&host) => {
             let body = format!(
                 "<html><head><title>Access Denied</title></head><body><h1>Access Denied</h1><p>The site {host} is blocked by Contoso web policy (category: software downloads).</p></body></html>"
@@ -218,6 +302,68 @@ pub async fn silent_on(bind: SocketAddr) -> io::Result<(SocketAddr, JoinHandle<(
         let mut held = Vec::new();
         while let Ok((stream, _)) = listener.accept().await {
             held.push(stream);
+        }
+    });
+    Ok((addr, task))
+}
+
+/// A plain HTTP server on 127.0.0.1 standing in for the CRL distribution
+/// point and the OCSP responder: it answers every request with 200 and a
+/// few bytes, as a CDN in front of a CA does.
+pub async fn revocation_responder() -> io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+                    match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+                        Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
+                        _ => return,
+                    }
+                }
+                let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: 4\r\nConnection: close\r\n\r\nlab\n";
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    Ok((addr, task))
+}
+
+/// A relay in front of `upstream` that passes the client's bytes on and,
+/// from the server, only the first TLS record (the ServerHello): what
+/// follows (the certificates, in full-size packets) is dropped, as behind
+/// an MTU black hole. The connection stays open and silent.
+pub async fn after_server_hello(upstream: SocketAddr) -> io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(upstream).await else { return };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let forward = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                });
+                let mut header = [0u8; 5];
+                if server_read.read_exact(&mut header).await.is_ok() {
+                    let len = u16::from_be_bytes([header[3], header[4]]) as usize;
+                    let mut record = vec![0u8; len];
+                    if server_read.read_exact(&mut record).await.is_ok() {
+                        let _ = client_write.write_all(&header).await;
+                        let _ = client_write.write_all(&record).await;
+                    }
+                }
+                // The rest is lost on the way; bounded so the task ends.
+                let mut sink = [0u8; 4096];
+                let drain = async { while matches!(server_read.read(&mut sink).await, Ok(n) if n > 0) {} };
+                let _ = tokio::time::timeout(Duration::from_secs(30), drain).await;
+                forward.abort();
+            });
         }
     });
     Ok((addr, task))

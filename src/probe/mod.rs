@@ -6,6 +6,7 @@ pub mod connect_to;
 pub mod dns;
 pub mod http;
 pub mod proxy;
+pub mod revocation;
 pub mod schedule;
 pub mod tcp;
 pub mod tls;
@@ -62,6 +63,8 @@ pub struct RunSettings {
     pub http: bool,
     /// The HTTPS proxy of the live environment, when one is set.
     pub proxy: Option<ProxyRoute>,
+    /// The proxy of `http://` URLs (the revocation endpoints), when one is set.
+    pub http_proxy: Option<ProxyRoute>,
     /// Azure DNS, asked too for names the configured servers do not answer privately.
     pub azure_dns: Option<SocketAddr>,
     /// `/etc/hosts` entries; a pinned name is not looked up in DNS, as glibc would not.
@@ -208,16 +211,26 @@ pub enum PathOutcome {
         /// Its Proxy-Authenticate header.
         authenticate: Option<String>,
     },
-    /// The proxy refused the CONNECT.
-    ProxyDenied {
+    /// The proxy answered CONNECT with a status other than 2xx and 407:
+    /// a refusal (403, 470) or a failure to reach the destination (502, 504).
+    ProxyAnswered {
         /// Status code.
         status: u16,
         /// Status line.
         line: String,
         /// Its Server or Via header.
         server: Option<String>,
+        /// The first line of text of its body.
+        body: Option<String>,
     },
-    /// The proxy said something unusable.
+    /// The proxy accepted the connection and the CONNECT, and said nothing
+    /// within the timeout.
+    ProxyNoAnswer {
+        /// How long the answer was waited for.
+        waited: Duration,
+    },
+    /// The proxy's answer was unusable: not HTTP, a header without an end,
+    /// or the connection closed without an answer.
     ProxyFailed(String),
 }
 
@@ -228,6 +241,8 @@ pub struct Observations {
     pub names: Vec<NameObservation>,
     /// One per planned path that was probed.
     pub paths: Vec<PathObservation>,
+    /// One per distinct revocation URL the presented certificates named.
+    pub revocation: Vec<revocation::RevocationObservation>,
 }
 
 /// Runs every probe of `plan`, until each is done, the deadline passes or
@@ -250,11 +265,11 @@ pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> 
     let schedule = Arc::new(Schedule::new(settings.concurrency));
     let bound = Bound { deadline, interrupt: interrupt.clone() };
     let mut settings = settings.clone();
-    if let Some(route) = settings.proxy.as_mut()
-        && route.addr.is_none()
-    {
-        // Under the deadline too: with long timeouts and silent servers this alone could outlast it.
-        route.addr = bound.run(resolve_proxy(&servers, &route.url.host, route.url.port)).await.ok().flatten();
+    for route in [settings.proxy.as_mut(), settings.http_proxy.as_mut()].into_iter().flatten() {
+        if route.addr.is_none() {
+            // Under the deadline too: with long timeouts and silent servers this alone could outlast it.
+            route.addr = bound.run(resolve_proxy(&servers, &route.url.host, route.url.port)).await.ok().flatten();
+        }
     }
     let settings = Arc::new(settings);
 
@@ -315,6 +330,11 @@ pub async fn run(plan: &Plan, settings: &RunSettings, interrupt: &Interrupt) -> 
     for (_, name, paths) in results {
         obs.names.push(name);
         obs.paths.extend(paths);
+    }
+    // Derived from the handshakes: only once they are all done.
+    if settings.http && settings.tcp {
+        let found = revocation::urls(&obs.paths);
+        obs.revocation = revocation::probe_all(found, &servers, &settings, &schedule, &bound).await;
     }
     Ok(obs)
 }

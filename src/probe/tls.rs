@@ -1,11 +1,18 @@
 //! TLS: a handshake with SNI on the connection the TCP probe opened,
 //! recording the presented chain whether or not it verifies, so a
 //! TLS-inspecting firewall is named by its issuer and an SNI filter by the
-//! reset it sends after the ClientHello.
+//! reset it sends after the ClientHello. What the server sent is watched
+//! (how many bytes, whether a ServerHello began them), so a handshake that
+//! stalls after the ServerHello is not taken for one that never began; and
+//! the chain's revocation endpoints (CRL distribution points, OCSP) are
+//! read for the revocation probes.
 
 use std::io;
 use std::path::Path;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::client::WebPkiServerVerifier;
@@ -13,8 +20,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsConnector, client};
+use x509_parser::extensions::{DistributionPointName, ParsedExtension};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use crate::term::escape_for_terminal;
@@ -189,8 +198,19 @@ pub enum TlsFailure {
     Reset,
     /// The peer closed the connection after the ClientHello without a word.
     Closed,
-    /// No ServerHello within the timeout.
+    /// No ServerHello within the timeout: nothing, or nothing that began
+    /// with one, came back.
     TimedOut,
+    /// The ServerHello came, the rest of the handshake did not within the timeout.
+    Stalled {
+        /// Bytes the server had sent by then.
+        received: u64,
+    },
+    /// The server's certificate message is larger than rustls accepts (64 KiB).
+    ChainTooLarge {
+        /// Bytes the server had sent by then.
+        received: u64,
+    },
     /// Anything else (an alert, a protocol error).
     Other(String),
 }
@@ -212,7 +232,13 @@ pub struct TlsObservation {
     pub elapsed: Duration,
     /// This machine's clock at the handshake (RFC 3339), which validity is judged against.
     pub clock: String,
+    /// The `http://` CRL distribution points and OCSP responders the
+    /// presented certificates name, in chain order, each once.
+    pub revocation_urls: Vec<String>,
 }
+
+/// The TLS connection the handshake hands back.
+pub type Stream = client::TlsStream<Watched<TcpStream>>;
 
 /// Shakes hands over `stream` with `host` as SNI; the connection is handed
 /// back when the handshake completed, for the HTTP request.
@@ -221,7 +247,7 @@ pub async fn handshake(
     host: &str,
     trust: &TrustStore,
     timeout: Duration,
-) -> (TlsObservation, Option<client::TlsStream<TcpStream>>) {
+) -> (TlsObservation, Option<Stream>) {
     let started = std::time::Instant::now();
     let seen = Arc::new(Mutex::new(Presented::default()));
     let mut obs = TlsObservation {
@@ -232,6 +258,7 @@ pub async fn handshake(
         verified: false,
         elapsed: Duration::ZERO,
         clock: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        revocation_urls: Vec::new(),
     };
     let name = match ServerName::try_from(host.to_string()) {
         Ok(n) => n,
@@ -240,12 +267,17 @@ pub async fn handshake(
             return (obs, None);
         }
     };
+    let progress = Arc::new(Progress::default());
+    let stream = Watched { inner: stream, progress: progress.clone() };
     let connector = TlsConnector::from(trust.config.clone());
     let result = PRESENTED.scope(seen.clone(), tokio::time::timeout(timeout, connector.connect(name, stream))).await;
     obs.elapsed = started.elapsed();
     let presented = seen.lock().map(|s| s.clone()).unwrap_or_default();
     obs.chain = presented.chain.iter().filter_map(|c| summarise(c)).collect();
+    obs.revocation_urls = revocation_urls(&presented.chain);
+    let received = progress.received.load(Ordering::Relaxed);
     match result {
+        Err(_) if progress.server_hello.load(Ordering::Relaxed) => obs.failure = Some(TlsFailure::Stalled { received }),
         Err(_) => obs.failure = Some(TlsFailure::TimedOut),
         Ok(Ok(tls)) => {
             let (_, conn) = tls.get_ref();
@@ -254,13 +286,86 @@ pub async fn handshake(
             obs.verified = true;
             return (obs, Some(tls));
         }
-        Ok(Err(e)) => obs.failure = Some(classify(&e, presented.error.as_ref())),
+        Ok(Err(e)) => obs.failure = Some(classify(&e, presented.error.as_ref(), received)),
     }
     (obs, None)
 }
 
-fn classify(e: &io::Error, verdict: Option<&rustls::Error>) -> TlsFailure {
+/// What the server has sent so far under a handshake.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes received.
+    received: AtomicU64,
+    /// Whether they began with a TLS handshake record holding a ServerHello.
+    server_hello: AtomicBool,
+    /// The first bytes, until there are enough to tell.
+    start: Mutex<Vec<u8>>,
+}
+
+/// A connection whose incoming bytes are counted, so that a stalled
+/// handshake can say how far it got. (rustls hides its state while a
+/// handshake is in flight, and a timeout drops the handshake.)
+#[derive(Debug)]
+pub struct Watched<S> {
+    inner: S,
+    progress: Arc<Progress>,
+}
+
+impl<S> Watched<S> {
+    /// The connection inside.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+/// TLS record type 22 (handshake), then a 2-byte version and 2-byte
+/// length, then handshake type 2 (ServerHello, also a HelloRetryRequest).
+const SERVER_HELLO_START: usize = 6;
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let new = &buf.filled()[before..];
+        if !new.is_empty() {
+            self.progress.received.fetch_add(new.len() as u64, Ordering::Relaxed);
+            if let Ok(mut start) = self.progress.start.lock()
+                && start.len() < SERVER_HELLO_START
+            {
+                let take = (SERVER_HELLO_START - start.len()).min(new.len());
+                start.extend_from_slice(&new[..take]);
+                if start.len() == SERVER_HELLO_START && start[0] == 22 && start[1] == 3 && start[5] == 2 {
+                    self.progress.server_hello.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+fn classify(e: &io::Error, verdict: Option<&rustls::Error>, received: u64) -> TlsFailure {
     let rustls_error = verdict.or_else(|| e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()));
+    // rustls caps a handshake message at 64 KiB: a larger certificate
+    // message fails as a corrupt message, or as its read buffer filling up.
+    if matches!(rustls_error, Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge)))
+        || (e.kind() == io::ErrorKind::InvalidData && e.to_string().contains("message buffer full"))
+    {
+        return TlsFailure::ChainTooLarge { received };
+    }
     if let Some(rustls::Error::InvalidCertificate(cert)) = rustls_error {
         return match cert {
             CertificateError::Expired
@@ -326,4 +431,47 @@ fn summarise(der: &CertificateDer<'_>) -> Option<CertSummary> {
         not_before: time(cert.validity().not_before.timestamp()),
         not_after: time(cert.validity().not_after.timestamp()),
     })
+}
+
+/// The `http://` URLs of the CRL distribution points and of the OCSP
+/// responders (Authority Information Access) of `chain`, each once, in
+/// chain order. Other schemes (ldap://) are not fetched by the clients
+/// that matter here, and are left out.
+pub fn revocation_urls(chain: &[CertificateDer<'_>]) -> Vec<String> {
+    let mut urls: Vec<String> = Vec::new();
+    let mut add = |u: &str| {
+        if u.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")) && !urls.iter().any(|x| x == u) {
+            urls.push(u.to_string());
+        }
+    };
+    for der in chain {
+        let Ok((_, cert)) = X509Certificate::from_der(der.as_ref()) else { continue };
+        for ext in cert.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::CRLDistributionPoints(points) => {
+                    for point in points.iter() {
+                        if let Some(DistributionPointName::FullName(names)) = &point.distribution_point {
+                            for name in names {
+                                if let GeneralName::URI(u) = name {
+                                    add(u);
+                                }
+                            }
+                        }
+                    }
+                }
+                ParsedExtension::AuthorityInfoAccess(aia) => {
+                    for access in &aia.accessdescs {
+                        // id-ad-ocsp, 1.3.6.1.5.5.7.48.1
+                        if access.access_method == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP
+                            && let GeneralName::URI(u) = &access.access_location
+                        {
+                            add(u);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    urls
 }

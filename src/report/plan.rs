@@ -76,6 +76,13 @@ pub fn text(plan: &Plan) -> String {
             out.push('\n');
         }
     }
+    // Not endpoints of the catalogue: found in what the handshakes present.
+    out.push_str("\nderived at run time\n");
+    out.push_str(&textwrap::fill(
+        "tcp/80 the CRL distribution points and OCSP responders named by the certificates the TLS handshakes present: each distinct URL once, after the handshakes (not with --skip tls or --skip http)",
+        textwrap::Options::new(80).initial_indent("  ").subsequent_indent("      "),
+    ));
+    out.push('\n');
     if !plan.omitted.is_empty() {
         out.push_str("\nnot planned\n");
         for o in &plan.omitted {

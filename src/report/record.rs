@@ -157,6 +157,10 @@ impl TlsRecord {
             TlsFailure::Reset => "reset after the ClientHello".to_string(),
             TlsFailure::Closed => "closed after the ClientHello".to_string(),
             TlsFailure::TimedOut => "no ServerHello before the timeout".to_string(),
+            TlsFailure::Stalled { received } => {
+                format!("ServerHello received, handshake incomplete at the timeout ({received} bytes received)")
+            }
+            TlsFailure::ChainTooLarge { .. } => "certificate message larger than 64 KiB".to_string(),
         });
         TlsRecord {
             version: tls.version.clone(),
