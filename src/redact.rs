@@ -15,16 +15,27 @@ pub const MASK: &str = "***";
 /// Replaces the user-info and the query of a URL-like string with `***`.
 /// Strings with neither pass through unchanged.
 pub fn mask_url(value: &str) -> String {
-    // A scheme is letters, digits, '+', '-', '.' after a letter (RFC 3986):
-    // anything else before "://" belongs to the user-info (a password may
-    // hold "://").
-    let is_scheme = |s: &str| {
-        s.starts_with(|c: char| c.is_ascii_alphabetic())
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-    };
+    // The scheme is the run of scheme characters (RFC 3986: a letter, then
+    // letters, digits, '+', '-', '.') just before "://"; text before it (a
+    // line naming the variable) is kept. A run that follows ':', '@' or '/'
+    // is inside user-info (a password may hold "://"), so there is no scheme.
     let (scheme, rest) = match value.find("://") {
-        Some(i) if is_scheme(&value[..i]) => (&value[..i + 3], &value[i + 3..]),
-        _ => ("", value),
+        Some(i) => {
+            let start = value[..i]
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                .last()
+                .map_or(i, |(j, _)| j);
+            let before = value[..start].chars().next_back();
+            let named = start < i && value[start..].starts_with(|c: char| c.is_ascii_alphabetic());
+            if named && !matches!(before, Some(':' | '@' | '/')) {
+                (&value[..i + 3], &value[i + 3..])
+            } else {
+                ("", value)
+            }
+        }
+        None => ("", value),
     };
     // Everything up to the last '@' is user-info, even across '/', '?' or '#'.
     let (userinfo, rest) = match rest.rfind('@') {
@@ -79,6 +90,7 @@ mod tests {
     fn a_password_holding_a_scheme_separator_is_masked() {
         assert_eq!(mask_url(":ZZ://@a:1"), "***@a:1");
         assert_eq!(mask_url("http://u:p://x@h:1"), "http://***@h:1");
+        assert_eq!(mask_url("HTTPS_PROXY=http://u:p@h:1"), "HTTPS_PROXY=http://***@h:1");
     }
 
     #[test]
