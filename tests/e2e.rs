@@ -539,6 +539,16 @@ fn proxy_path_denial_authentication_and_unreachable_body() {
     let dead = format!("http://{PROXY}:9999");
     let r = report(&net.amlnet(&[("https_proxy", &dead), ("no_proxy", GOOD_NO_PROXY)], &base));
     assert_eq!(hosts_of(&r, "proxy-unreachable"), vec![dead.clone()]);
+
+    // A proxy whose name this machine's DNS does not know: every HTTPS path
+    // through it is broken, which is an error, not a row of silent skips.
+    let unnamed = "http://proxy.corp.example:3128";
+    let o = net.amlnet(&[("https_proxy", unnamed), ("no_proxy", GOOD_NO_PROXY)], &base);
+    let r = report(&o);
+    assert_eq!(hosts_of(&r, "proxy-unreachable"), vec![unnamed.to_string()], "{:?}", findings(&r));
+    assert_eq!(code(&o), 1);
+    let through = check(&r, "tcp:management.azure.com:443");
+    assert!(through["error"].as_str().unwrap_or("").contains("did not resolve"), "{through}");
 }
 
 #[test]
@@ -573,6 +583,31 @@ fn custom_dns_without_forwarder_and_a_pinned_name_body() {
     assert_eq!(hosts_of(&r, "dns-hosts-override"), vec!["kv-contoso-e2e.vault.azure.net".to_string()]);
     assert_eq!(r["environment"]["hosts_overrides"][0]["line"], 2);
     assert_eq!(check(&r, "dns:kv-contoso-e2e.vault.azure.net")["addresses"][0], "10.231.1.99");
+}
+
+#[test]
+fn a_dead_custom_dns_server_is_not_a_missing_forwarder() {
+    sandbox::run(&SUITE, dead_custom_dns_body);
+}
+
+/// resolv.conf names a custom server where nothing answers; Azure DNS
+/// (dnsmasq) knows every private answer. The cause is the dead server.
+fn dead_custom_dns_body() {
+    let plan = plan();
+    let mut net = Net::new("dead");
+    net.dnsmasq(AZURE_DNS, "azure", &records(&plan, &[]));
+    net.wait_for(&format!("{AZURE_DNS}:53"));
+    let ca = net.endpoints(plan.hosts().iter().map(|s| s.to_string()).collect());
+    let o = net.amlnet(
+        &[],
+        &check_args(&ca, &["--skip", "tcp", "--skip", "udp", "--skip", "repos", "--azure-dns", AZURE_DNS]),
+    );
+    let r = report(&o);
+    assert!(hosts_of(&r, "dns-custom-no-forwarder").is_empty(), "{:?}", findings(&r));
+    let kv = check(&r, "dns:kv-contoso-e2e.vault.azure.net");
+    assert_eq!(kv["code"], "dns-timeout", "{kv}");
+    assert!(kv["error"].as_str().unwrap_or("").contains("the configured server is not answering"), "{kv}");
+    assert_eq!(code(&o), 1);
 }
 
 #[test]
