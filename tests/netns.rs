@@ -132,3 +132,41 @@ fn docker_s_bridge_body() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].2, vec!["route 172.18.8.0/24 (vpn0)".to_string()], "{found:?}");
 }
+
+/// nftables, for a local firewall rule inside the namespace.
+const NFT: sandbox::Tool = sandbox::Tool { bin: "nft", package: "nftables" };
+const FIREWALL_SUITE: sandbox::Suite =
+    sandbox::Suite { file: "tests/netns.rs", tools: &[sandbox::IP, NFT], timeout: Duration::from_secs(120) };
+
+#[test]
+fn a_local_firewall_rule_is_this_machine_s_failure() {
+    sandbox::run(&FIREWALL_SUITE, local_firewall_body);
+}
+
+/// An nftables OUTPUT rule drops DNS: the kernel refuses the datagram with
+/// EPERM before it leaves, which is this machine's doing, not a silent server.
+fn local_firewall_body() {
+    let ns = Netns::new("nft");
+    let nft = |rule: &str| {
+        let o = Command::new("ip").args(["netns", "exec", &ns.0, "sh", "-c", &format!("nft {rule}")]).output().unwrap();
+        assert!(o.status.success(), "nft {rule}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    nft("add table inet amlnet");
+    nft("add chain inet amlnet out '{ type filter hook output priority 0; }'");
+    nft("add rule inet amlnet out udp dport 53 drop");
+    let o = Command::new("ip")
+        .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_amlnet")])
+        .args(["check", "--workspace-id", "3f6c2a51-8e4b-4d2a-9b7e-5c1d0a9e7f42", "--region", "eastus"])
+        .args(["--only", "dns", "--dns-server", "127.0.0.1:53", "--timeout", "1s", "--output", "json"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let r = report(&o);
+    let local = amlnet::diagnose::Code::LocalDialFailed.as_str();
+    let found: Vec<_> = findings(&r).into_iter().filter(|f| f.1 == local).collect();
+    assert!(!found.is_empty(), "{:?}\n{}", findings(&r), stderr(&o));
+    assert!(findings(&r).iter().all(|f| f.1 != "dns-timeout"), "{:?}", findings(&r));
+    let ws = check(&r, &format!("dns:{WS}"));
+    assert!(ws["error"].as_str().unwrap_or("").contains("refused by this machine"), "{ws}");
+    assert_eq!(code(&o), 1);
+}
