@@ -44,8 +44,13 @@ pub fn urls(paths: &[PathObservation]) -> Vec<(String, Vec<String>)> {
             }
         }
     }
+    // Every handshake may add its own: the run probes at most this many.
+    order.truncate(MAX_URLS_PER_RUN);
     order.into_iter().map(|u| (u.clone(), by_url.remove(&u).unwrap_or_default())).collect()
 }
+
+/// Distinct revocation URLs probed in one run (Azure's chains share a handful).
+pub const MAX_URLS_PER_RUN: usize = 32;
 
 /// Fetches every URL, concurrently, within the run's slots and deadline.
 pub(super) async fn probe_all(

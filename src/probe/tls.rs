@@ -433,14 +433,27 @@ fn summarise(der: &CertificateDer<'_>) -> Option<CertSummary> {
     })
 }
 
+/// Revocation URLs kept from one presented chain.
+pub const MAX_REVOCATION_URLS: usize = 8;
+/// The longest revocation URL kept.
+pub const MAX_REVOCATION_URL_LEN: usize = 2048;
+
 /// The `http://` URLs of the CRL distribution points and of the OCSP
 /// responders (Authority Information Access) of `chain`, each once, in
 /// chain order. Other schemes (ldap://) are not fetched by the clients
 /// that matter here, and are left out.
+///
+/// A real chain names two to six; a hostile one may name thousands, each of
+/// which would be a probe, so at most [`MAX_REVOCATION_URLS`] are kept, and
+/// none longer than [`MAX_REVOCATION_URL_LEN`].
 pub fn revocation_urls(chain: &[CertificateDer<'_>]) -> Vec<String> {
     let mut urls: Vec<String> = Vec::new();
     let mut add = |u: &str| {
-        if u.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")) && !urls.iter().any(|x| x == u) {
+        if urls.len() < MAX_REVOCATION_URLS
+            && u.len() <= MAX_REVOCATION_URL_LEN
+            && u.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+            && !urls.iter().any(|x| x == u)
+        {
             urls.push(u.to_string());
         }
     };
@@ -474,4 +487,24 @@ pub fn revocation_urls(chain: &[CertificateDer<'_>]) -> Vec<String> {
         }
     }
     urls
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_naming_many_revocation_urls_is_capped() {
+        let mut params = rcgen::CertificateParams::new(vec!["many.test".to_string()]).unwrap();
+        let long = rcgen::CrlDistributionPoint { uris: vec![format!("http://long.test/{}", "a".repeat(3000))] };
+        params.crl_distribution_points = std::iter::once(long)
+            .chain((0..40).map(|i| rcgen::CrlDistributionPoint { uris: vec![format!("http://crl{i}.test/x.crl")] }))
+            .collect();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let urls = revocation_urls(&[cert.der().clone()]);
+        assert_eq!(urls.len(), MAX_REVOCATION_URLS);
+        assert_eq!(urls[0], "http://crl0.test/x.crl");
+        assert!(urls.iter().all(|u| u.len() <= MAX_REVOCATION_URL_LEN));
+    }
 }
