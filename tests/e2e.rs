@@ -789,6 +789,10 @@ fn proxy_only_network_body() {
     let tundra = vec![("warning".to_string(), "dns-server-error".to_string(), vec!["eastus.tundra.azureml.ms".into()])];
     assert_eq!(left, tundra, "{}", stderr(&o));
     assert_eq!(code(&o), 0);
+    // Without HTTP_PROXY, plain HTTP to login's port 80 goes direct and needs this DNS.
+    let o = net.amlnet(&[("HTTPS_PROXY", proxy.as_str()), ("NO_PROXY", no_proxy.as_str())], &args);
+    let r = report(&o);
+    assert_eq!(check(&r, "dns:login.microsoftonline.com")["code"], "dns-server-error", "{:?}", findings(&r));
 }
 
 #[test]

@@ -223,10 +223,11 @@ pub fn diagnose(plan: &Plan, obs: &Observations, settings: &DiagnoseSettings) ->
     let mut failed_names = std::collections::HashSet::new();
     // Hosts the clients only reach through a proxy: HTTPS paths that went
     // through it, and plain HTTP on port 80, which clients send to
-    // HTTP_PROXY. One direct or UDP path needs this machine's lookup.
+    // HTTP_PROXY when one is set. One direct or UDP path needs this
+    // machine's lookup.
     let mut proxied: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
     for path in &obs.paths {
-        let plain_http = path.protocol == crate::catalogue::Protocol::Tcp && path.port == 80;
+        let plain_http = settings.proxy.http_set && path.protocol == crate::catalogue::Protocol::Tcp && path.port == 80;
         *proxied.entry(path.host.as_str()).or_insert(true) &= path.via_proxy.is_some() || plain_http;
     }
     proxied.retain(|host, all| *all && obs.paths.iter().any(|p| p.host == *host && p.via_proxy.is_some()));
