@@ -491,6 +491,14 @@ fn observation(host: &str, resolver: Option<SocketAddr>, outcome: NameOutcome, s
 fn summary(obs: &NameObservation) -> String {
     match &obs.outcome {
         NameOutcome::Resolved => obs.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
-        other => format!("{other:?}"),
+        NameOutcome::NxDomain { missing } => format!("NXDOMAIN for {missing}"),
+        NameOutcome::NoAddress => "no address".into(),
+        NameOutcome::CnameLoop => "a CNAME loop".into(),
+        NameOutcome::ChainTooLong(n) => format!("a CNAME chain past {n} links"),
+        NameOutcome::ServerError(code) => code.clone(),
+        NameOutcome::Timeout => "no answer".into(),
+        NameOutcome::Malformed(why) | NameOutcome::Failed(why) | NameOutcome::LocalError(why) => why.clone(),
+        NameOutcome::DeadlineExceeded => "the deadline".into(),
+        NameOutcome::Interrupted => "an interrupt".into(),
     }
 }
